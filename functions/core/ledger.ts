@@ -1,0 +1,63 @@
+/**
+ * The payments ledger: one entry per applied effect, keyed `{gateway}#{transactionId}#{kind}`.
+ * That key is the permanent unique index of "once": it outlives the idempotency lock.
+ */
+import type { Currency } from './money.ts';
+import type { EffectKind } from './events.ts';
+
+/** How the callback that wrote the entry was classified. These are also the callback outcomes. */
+export type Classification =
+  | 'processed'
+  | 'double_payment'
+  | 'amount_mismatch'
+  | 'unmatched'
+  | 'quarantined'
+  | 'failed_attempt'
+  /** A refund that would take the refunded total above the paid amount: recorded, flagged, never applied. */
+  | 'refund_exceeds_paid';
+
+/** Entry kinds: effects, plus failed attempts and quarantined deliveries stored apart. */
+export type EntryKind = EffectKind | 'quarantine';
+
+export interface LedgerEntry {
+  /** `{gateway}#{transactionId}#{kind}`, `…#attempt#{eventId}`, or `{key}#quarantine#{fingerprint}`. */
+  readonly pk: string;
+  readonly gateway: string;
+  readonly transactionId: string;
+  readonly kind: EntryKind;
+  readonly orderId?: string;
+  readonly amountMinor: number;
+  readonly currency: Currency;
+  readonly classification: Classification;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly references: Readonly<Record<string, string>>;
+  readonly refundOf?: string;
+  readonly refundId?: string;
+  readonly occurredAt?: string;
+  /** ISO 8601 UTC, when we received the callback. */
+  readonly receivedAt: string;
+  /** `{gateway}#{YYYY-MM-DD}` (UTC day of receivedAt): the partition key of the byGatewayDay GSI. */
+  readonly gatewayDay: string;
+}
+
+export function ledgerKey(gateway: string, transactionId: string, kind: EffectKind): string {
+  return `${gateway}#${transactionId}#${kind}`;
+}
+
+export function attemptKey(gateway: string, transactionId: string, eventId: string): string {
+  return `${gateway}#${transactionId}#attempt#${eventId}`;
+}
+
+export function quarantineKey(key: string, fingerprint: string): string {
+  return `${key}#quarantine#${fingerprint}`;
+}
+
+export function gatewayDay(gateway: string, receivedAt: string): string {
+  return `${gateway}#${receivedAt.slice(0, 10)}`;
+}
+
+/** Entries that count in reconciliation totals: effects, not attempts or quarantined deliveries. */
+export function countsInTotals(entry: Pick<LedgerEntry, 'kind'>): boolean {
+  return entry.kind === 'payment' || entry.kind === 'refund' || entry.kind === 'reversal';
+}
