@@ -10,7 +10,7 @@ export default defineConfig({
     // Powertools Metrics reads these from process.env only; the SDK's Node 20 notice is noise here.
     env: {
       POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     projects: [

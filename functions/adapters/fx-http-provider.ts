@@ -4,7 +4,7 @@
  * the sandbox answers `{"source":"sandbox","asOf":"…","rates":{"USD/CNY":"7.123400"}}`.
  */
 import * as z from 'zod/mini';
-import { FxProviderError, type FxProvider, type FxQuote } from '../core/fx.ts';
+import { type FxProvider, FxProviderError, type FxQuote } from '../core/fx.ts';
 
 export interface HttpFxProviderOptions {
   readonly url: string;
@@ -86,7 +86,9 @@ export class HttpFxProvider implements FxProvider {
     } catch (error) {
       if (error instanceof FxProviderError) throw error;
       if (controller.signal.aborted) {
-        throw new FxProviderError(`provider did not answer within ${timeoutMs} ms`, 'timeout', { cause: error });
+        throw new FxProviderError(`provider did not answer within ${timeoutMs} ms`, 'timeout', {
+          cause: error,
+        });
       }
       throw new FxProviderError('provider unreachable', 'network_error', { cause: error });
     } finally {

@@ -2,7 +2,7 @@
  * FX metrics as CloudWatch EMF through Powertools Metrics, in the namespace and with the single `service`
  * dimension the CDK alarms expect (lib/topology.ts `customMetrics`).
  */
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { customMetrics } from '../../lib/topology.ts';
 import type { FxMetrics } from '../core/fx.ts';
 import type { Env } from '../shared/config.ts';

@@ -3,7 +3,12 @@
  * fetch and pair, accepted or not, so a rejected answer can be audited later).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { FxHistoryRecord, FxRateStore, StoredRate } from '../core/fx.ts';
 
 const CURRENT = 'current';
@@ -33,7 +38,14 @@ export class DynamoFxRateStore implements FxRateStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pair: rate.pair, sk: CURRENT, rate: rate.rate, asOf: rate.asOf, source: rate.source, updatedAt: rate.updatedAt },
+          Item: {
+            pair: rate.pair,
+            sk: CURRENT,
+            rate: rate.rate,
+            asOf: rate.asOf,
+            source: rate.source,
+            updatedAt: rate.updatedAt,
+          },
           ...(expected
             ? {
                 ConditionExpression: '#rate = :expectedRate AND asOf = :expectedAsOf',
@@ -68,7 +80,9 @@ export class DynamoFxRateStore implements FxRateStore {
       // BatchWrite may leave items unprocessed under throttling; retry those a few times with backoff.
       for (let attempt = 0; pending.length && attempt < 5; attempt++) {
         if (attempt) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        const out = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+        );
         pending = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
       }
       if (pending.length) throw new Error(`${pending.length} FX history records left unprocessed`);

@@ -141,9 +141,15 @@ export class DynamoOrdersRepository implements OrdersRepository {
       for (const item of page.Items ?? []) {
         const orderId = String(item.pk);
         const sk = String(item.sk);
-        if (sk === ORDER_SK) yield { kind: 'order', orderId, baseAmountMinor: Number(item.baseAmountMinor ?? 0) };
+        if (sk === ORDER_SK)
+          yield { kind: 'order', orderId, baseAmountMinor: Number(item.baseAmountMinor ?? 0) };
         else if (sk.startsWith(REFUND_PREFIX)) {
-          yield { kind: 'refund', orderId, refundSk: sk, fxDifferenceMinor: Number(item.fxDifferenceMinor ?? 0) };
+          yield {
+            kind: 'refund',
+            orderId,
+            refundSk: sk,
+            fxDifferenceMinor: Number(item.fxDifferenceMinor ?? 0),
+          };
         }
       }
     }

@@ -4,7 +4,13 @@
  */
 import type { Currency } from './money.ts';
 
-export const ORDER_STATUSES = ['pending_payment', 'paid', 'payment_review', 'partially_refunded', 'refunded'] as const;
+export const ORDER_STATUSES = [
+  'pending_payment',
+  'paid',
+  'payment_review',
+  'partially_refunded',
+  'refunded',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Status only moves forward: the rank of each status. */
@@ -86,6 +92,8 @@ export interface RefundRecord {
   readonly rate: string;
   readonly fxDifferenceMinor: number;
   readonly fxDifferenceCurrency: Currency;
+  /** Today's cached rate the FX difference was computed with (audit trail of the buffer charge). */
+  readonly fxDifferenceRate?: string;
   readonly items?: readonly { sku: string; quantity: number }[];
   readonly createdAt: string;
   readonly completedAt?: string;

@@ -45,7 +45,7 @@ export async function createTestResources(): Promise<TestResources> {
         DYNAMODB_ENDPOINT: dynamodbEndpoint,
         S3_ENDPOINT: s3Endpoint,
         ALERT_SINK: 'local',
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_TRACE_ENABLED: 'false',
         ...defaultSettings,

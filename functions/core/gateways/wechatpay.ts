@@ -1,0 +1,232 @@
+/**
+ * WeChat Pay API v3 notifications: an RSA-signed envelope (platform key chosen by `Wechatpay-Serial`)
+ * around an AEAD_AES_256_GCM-encrypted resource.
+ */
+import { createDecipheriv, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { Currency } from '../money.ts';
+import { acknowledgement } from './acknowledgement.ts';
+import { assertContentType } from './content-type.ts';
+import { GatewayConfigError, InvalidSignatureError, MalformedEventError } from './errors.ts';
+import {
+  checkTimestamp,
+  finish,
+  header,
+  isRecord,
+  obj,
+  parseJsonObject,
+  refs,
+  requireCurrency,
+  requireMinor,
+  requireStr,
+  str,
+} from './internal.ts';
+import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+
+export interface WechatpayGatewayConfig {
+  readonly name: string;
+  readonly mchid: string;
+  /** The API v3 key: 32 ASCII characters, used as the 32 AES-256 key bytes. */
+  readonly apiV3Key: string;
+  /**
+   * Platform serial → platform certificate or public key (PEM). Several while WeChat rotates its
+   * platform certificate, or for the newer "WeChat Pay public key" (serial `PUB_KEY_ID_…`).
+   */
+  readonly platformCertificates: Readonly<Record<string, string>>;
+  /** Currency when the resource's amount has none (domestic refunds omit it). @default 'CNY' */
+  readonly defaultCurrency?: Currency;
+}
+
+const TAG_BYTES = 16;
+
+/**
+ * Decrypts a notification resource: AES-256-GCM, key = the API v3 key's bytes, iv = `nonce` (UTF-8,
+ * 12 characters in practice), AAD = `associated_data`, the ciphertext's last 16 bytes are the tag.
+ * @throws MalformedEventError when anything does not fit or the tag does not authenticate.
+ */
+export function decryptWechatpayResource(
+  resource: Record<string, unknown>,
+  apiV3Key: string,
+  gateway = 'wechatpay',
+): string {
+  if (resource.algorithm !== 'AEAD_AES_256_GCM') {
+    throw new MalformedEventError('resource.algorithm is not AEAD_AES_256_GCM', { gateway });
+  }
+  const ciphertext = str(resource.ciphertext);
+  const nonce = str(resource.nonce);
+  const aad = typeof resource.associated_data === 'string' ? resource.associated_data : '';
+  if (!ciphertext || !nonce) throw new MalformedEventError('resource lacks ciphertext or nonce', { gateway });
+  const data = Buffer.from(ciphertext, 'base64');
+  if (data.length <= TAG_BYTES) throw new MalformedEventError('resource.ciphertext too short', { gateway });
+  try {
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      Buffer.from(apiV3Key, 'utf8'),
+      Buffer.from(nonce, 'utf8'),
+      {
+        authTagLength: TAG_BYTES,
+      },
+    );
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(data.subarray(0, data.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    return new TextDecoder('utf-8', { fatal: true }).decode(plain);
+  } catch (cause) {
+    // CONTRACT: a resource that fails decryption is 400 malformed_event (the envelope was signed).
+    throw new MalformedEventError('resource does not decrypt', { gateway, cause });
+  }
+}
+
+/** Builds the WeChat Pay gateway. @throws GatewayConfigError on a bad key or API v3 key */
+export function createWechatpayGateway(config: WechatpayGatewayConfig): Gateway {
+  const { name } = config;
+  if (Buffer.byteLength(config.apiV3Key, 'utf8') !== 32) {
+    throw new GatewayConfigError('apiV3Key must be 32 ASCII characters', { gateway: name });
+  }
+  const keys = new Map<string, KeyObject>();
+  for (const [serial, pem] of Object.entries(config.platformCertificates)) {
+    try {
+      // createPublicKey takes a certificate PEM as well as a public key PEM.
+      keys.set(serial, createPublicKey(pem));
+    } catch (cause) {
+      throw new GatewayConfigError(`platformCertificates[${serial}] is not a PEM key or certificate`, {
+        gateway: name,
+        cause,
+      });
+    }
+  }
+  const defaultCurrency = config.defaultCurrency ?? 'CNY';
+
+  return {
+    name,
+    kind: 'wechatpay',
+    contentType: 'json',
+    async verify(req: CallbackRequest, now: Date): Promise<VerifyResult> {
+      assertContentType('json', header(req, 'content-type'), name);
+      const timestamp = header(req, 'wechatpay-timestamp');
+      const nonce = header(req, 'wechatpay-nonce');
+      const signature = header(req, 'wechatpay-signature');
+      const serial = header(req, 'wechatpay-serial');
+      if (!timestamp || !nonce || !signature || !serial) {
+        throw new InvalidSignatureError('missing Wechatpay-* signature headers', { gateway: name });
+      }
+      const signatureType = header(req, 'wechatpay-signature-type');
+      if (signatureType !== undefined && signatureType !== 'WECHATPAY2-SHA256-RSA2048') {
+        throw new InvalidSignatureError('unsupported Wechatpay-Signature-Type', { gateway: name });
+      }
+      const key = keys.get(serial);
+      if (!key) throw new InvalidSignatureError('unknown Wechatpay-Serial', { gateway: name });
+      // WeChat Pay also sends signature probes (`WECHATPAY/SIGNTEST/…`): they fail here, as it expects.
+      const signed = Buffer.concat([
+        Buffer.from(`${timestamp}\n${nonce}\n`, 'utf8'),
+        req.rawBody,
+        Buffer.from('\n'),
+      ]);
+      if (!cryptoVerify('sha256', signed, key, Buffer.from(signature, 'base64'))) {
+        throw new InvalidSignatureError('signature does not verify', { gateway: name });
+      }
+      checkTimestamp(timestamp, now, name);
+
+      const body = parseJsonObject(req.rawBody, name);
+      const eventType = requireStr(body.event_type, 'event_type', name);
+      const eventId = requireStr(body.id, 'id', name);
+      // Only the events we act on are decrypted: nothing else needs the plaintext.
+      if (eventType !== 'TRANSACTION.SUCCESS' && eventType !== 'REFUND.SUCCESS') {
+        return { type: 'ignored', eventType, eventId };
+      }
+      let resource: unknown;
+      try {
+        resource = JSON.parse(decryptWechatpayResource(obj(body.resource), config.apiV3Key, name));
+      } catch (cause) {
+        if (cause instanceof MalformedEventError) throw cause;
+        throw new MalformedEventError('decrypted resource is not JSON', { gateway: name, cause });
+      }
+      if (!isRecord(resource))
+        throw new MalformedEventError('decrypted resource is not an object', { gateway: name });
+      // Authentic (it decrypted with our key), but about another merchant: treated like a bad signature.
+      if (resource.mchid !== config.mchid) {
+        throw new InvalidSignatureError('resource.mchid is not ours', { gateway: name });
+      }
+      return normaliseWechatpayResource(
+        { eventId, eventType, createTime: str(body.create_time) },
+        resource,
+        defaultCurrency,
+        name,
+      );
+    },
+    acknowledge: (statusCode, body, headers) => acknowledgement('wechatpay', statusCode, body, headers),
+  };
+}
+
+/**
+ * Maps a decrypted resource (CONTRACT §3 "wechatpay") to a NormalizedEvent.
+ * @throws MalformedEventError
+ */
+export function normaliseWechatpayResource(
+  envelope: { eventId: string; eventType: string; createTime?: string },
+  r: Record<string, unknown>,
+  defaultCurrency: Currency,
+  gateway = 'wechatpay',
+): VerifyResult {
+  const { eventId, eventType } = envelope;
+  const amount = obj(r.amount);
+  const currency =
+    amount.currency === undefined
+      ? defaultCurrency
+      : requireCurrency(amount.currency, 'amount.currency', gateway);
+  if (eventType === 'TRANSACTION.SUCCESS') {
+    // The envelope and the resource must agree; a mismatch is a WeChat-side bug we refuse to guess about.
+    if (r.trade_state !== undefined && r.trade_state !== 'SUCCESS') {
+      throw new MalformedEventError('TRANSACTION.SUCCESS with trade_state other than SUCCESS', { gateway });
+    }
+    const transactionId = requireStr(r.transaction_id, 'transaction_id', gateway);
+    const outTradeNo = requireStr(r.out_trade_no, 'out_trade_no', gateway);
+    return {
+      type: 'event',
+      event: finish({
+        gateway,
+        eventId,
+        eventType,
+        kind: 'payment',
+        transactionId,
+        orderId: outTradeNo,
+        amountMinor: requireMinor(amount.total, 'amount.total', gateway),
+        currency,
+        occurredAt: str(r.success_time) ?? envelope.createTime,
+        references: refs({ transactionId, outTradeNo }),
+      }),
+    };
+  }
+  if (eventType === 'REFUND.SUCCESS') {
+    if (r.refund_status !== undefined && r.refund_status !== 'SUCCESS') {
+      throw new MalformedEventError('REFUND.SUCCESS with refund_status other than SUCCESS', { gateway });
+    }
+    const refundId = requireStr(r.refund_id, 'refund_id', gateway);
+    const transactionId = requireStr(r.transaction_id, 'transaction_id', gateway);
+    return {
+      type: 'event',
+      event: finish({
+        gateway,
+        eventId,
+        eventType,
+        kind: 'refund',
+        transactionId: refundId,
+        orderId: str(r.out_trade_no),
+        amountMinor: requireMinor(amount.refund, 'amount.refund', gateway),
+        currency,
+        refundOf: transactionId,
+        refundId: str(r.out_refund_no),
+        occurredAt: str(r.success_time) ?? envelope.createTime,
+        references: refs({
+          refundId,
+          outRefundNo: r.out_refund_no,
+          transactionId,
+          outTradeNo: r.out_trade_no,
+        }),
+      }),
+    };
+  }
+  return { type: 'ignored', eventType, eventId };
+}

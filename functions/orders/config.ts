@@ -1,0 +1,44 @@
+/** The orders function's configuration, read once per container (CONTRACT §7). */
+import * as z from 'zod/mini';
+import { defaultSettings } from '../../lib/topology.ts';
+import { httpFxProviderEnv } from '../adapters/fx-http-provider.ts';
+import { parsePairs } from '../core/fx.ts';
+import { type Currency, isCurrency } from '../core/money.ts';
+import { ConfigError, decimalString, type Env, intString, readConfig, required } from '../shared/config.ts';
+
+const schema = z.object({
+  ORDERS_TABLE: required(),
+  PAYMENTS_TABLE: required(),
+  FX_RATES_TABLE: required(),
+  IDEMPOTENCY_TABLE: required(),
+  BASE_CURRENCY: z._default(
+    z.string().check(z.refine(isCurrency, 'must be a supported ISO 4217 currency code')),
+    defaultSettings.BASE_CURRENCY,
+  ),
+  FX_PAIRS: z._default(z.string(), defaultSettings.FX_PAIRS),
+  FX_MAX_AGE_SECONDS: intString(Number(defaultSettings.FX_MAX_AGE_SECONDS)),
+  FX_LIVE_TIMEOUT_MS: intString(Number(defaultSettings.FX_LIVE_TIMEOUT_MS)),
+  FX_MAX_DEVIATION: decimalString(defaultSettings.FX_MAX_DEVIATION),
+  FX_MAX_JUMP: decimalString(defaultSettings.FX_MAX_JUMP),
+  REFUND_BUFFER_RATE: decimalString(defaultSettings.REFUND_BUFFER_RATE),
+  /** How long an Idempotency-Key answers with the stored response (a day, like the big PSPs). */
+  IDEMPOTENCY_EXPIRY_SECONDS: intString(86_400),
+  ...httpFxProviderEnv,
+});
+
+export type OrdersConfig = z.infer<typeof schema> & { BASE_CURRENCY: Currency; pairs: string[] };
+
+/** Throws ConfigError naming every bad variable. */
+export function readOrdersConfig(env: Env): OrdersConfig {
+  const config = readConfig(schema, env);
+  const base = config.BASE_CURRENCY as Currency;
+  let pairs: string[];
+  try {
+    pairs = parsePairs(config.FX_PAIRS, base);
+  } catch (cause) {
+    throw new ConfigError(`invalid configuration: FX_PAIRS: ${(cause as Error).message}`, ['FX_PAIRS'], {
+      cause,
+    });
+  }
+  return { ...config, BASE_CURRENCY: base, pairs };
+}
