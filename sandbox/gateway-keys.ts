@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { selfSignedCertificate } from './certificate.ts';
+import { createSelfSignedCertificate } from '../functions/core/gateways/signers.ts';
 
 export interface SandboxGatewayKeys {
   stripe: { webhookSecret: string };
@@ -41,9 +41,11 @@ export function generateGatewayKeys(): SandboxGatewayKeys {
     paypal: {
       webhookId: `WH-SANDBOX-${alnum(12)}`,
       privateKeyPem: paypal.privateKeyPem,
-      certificatePem: selfSignedCertificate(paypal.privateKeyPem, {
+      certificatePem: createSelfSignedCertificate({
+        privateKeyPem: paypal.privateKeyPem,
         commonName: 'messageverificationcerts.sandbox.local',
-        serial: randomBytes(8),
+        notBefore: new Date(Date.now() - 86_400_000),
+        notAfter: new Date(Date.now() + 3650 * 86_400_000),
       }),
     },
     localpay: { secret: `whsec_${randomBytes(24).toString('base64')}` },
