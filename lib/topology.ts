@@ -1,0 +1,327 @@
+/**
+ * THE one definition of what runs where: tables, the settlements bucket, functions, HTTP routes,
+ * the S3 trigger and the FX schedule. The CDK stack (lib/payments-stack.ts) and the local sandbox
+ * (sandbox/) are both built from this file, so adding a route or a table means editing it here only.
+ *
+ * This module is plain data: no CDK or AWS SDK imports, so the sandbox can load it cheaply.
+ */
+
+export type AttributeType = 'S' | 'N';
+
+export interface KeyDef {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface GsiDef {
+  readonly indexName: string;
+  readonly partitionKey: KeyDef;
+  readonly sortKey?: KeyDef;
+  /** Attributes projected besides the keys; omitted means ALL. */
+  readonly include?: readonly string[];
+}
+
+export interface TableDef {
+  /** Physical name in the sandbox; CDK lets CloudFormation name the table in AWS. */
+  readonly sandboxName: string;
+  /** Environment variable through which functions learn the table's name. */
+  readonly envVar: string;
+  readonly partitionKey: KeyDef;
+  readonly sortKey?: KeyDef;
+  readonly gsis?: readonly GsiDef[];
+  readonly ttlAttribute?: string;
+  readonly description: string;
+}
+
+export const tables = {
+  orders: {
+    sandboxName: 'daigou-orders',
+    envVar: 'ORDERS_TABLE',
+    description: 'Orders (pk orderId, sk "order") and their refunds (same pk, sk "refund#{refundId}").',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    gsis: [
+      {
+        // Refund buffer: paid orders and refunds carry `bufferCurrency`; the buffer is derived from them,
+        // so no single counter item sits in every payment's transaction.
+        indexName: 'byBufferCurrency',
+        partitionKey: { name: 'bufferCurrency', type: 'S' },
+        sortKey: { name: 'pk', type: 'S' },
+        include: ['sk', 'baseAmountMinor', 'fxDifferenceMinor', 'status'],
+      },
+    ],
+  },
+  payments: {
+    sandboxName: 'daigou-payments',
+    envVar: 'PAYMENTS_TABLE',
+    description:
+      'The ledger. pk "{gateway}#{transactionId}#{kind}" is the permanent unique index of applied effects.',
+    partitionKey: { name: 'pk', type: 'S' },
+    gsis: [
+      {
+        // Reconciliation lists one gateway's entries for one (UTC) day without a Scan.
+        indexName: 'byGatewayDay',
+        partitionKey: { name: 'gatewayDay', type: 'S' },
+        sortKey: { name: 'receivedAt', type: 'S' },
+      },
+      {
+        indexName: 'byOrder',
+        partitionKey: { name: 'orderId', type: 'S' },
+        sortKey: { name: 'receivedAt', type: 'S' },
+      },
+    ],
+  },
+  idempotency: {
+    sandboxName: 'daigou-idempotency',
+    envVar: 'IDEMPOTENCY_TABLE',
+    description: 'Powertools idempotency records (the in-flight lock); expire via TTL.',
+    partitionKey: { name: 'id', type: 'S' },
+    ttlAttribute: 'expiration',
+  },
+  fxRates: {
+    sandboxName: 'daigou-fx-rates',
+    envVar: 'FX_RATES_TABLE',
+    description: 'Current rate per pair (sk "current") and one history record per fetch (sk "history#{at}").',
+    partitionKey: { name: 'pair', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+  },
+  reconciliations: {
+    sandboxName: 'daigou-reconciliations',
+    envVar: 'RECONCILIATIONS_TABLE',
+    description: 'One summary per settlement object content: pk "{bucket}/{key}", sk sha256.',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+  },
+} as const satisfies Record<string, TableDef>;
+
+export type TableName = keyof typeof tables;
+
+export const bucket = {
+  /** Bucket name in the sandbox; CDK names it in AWS. */
+  sandboxName: 'settlements',
+  envVar: 'SETTLEMENTS_BUCKET',
+  incomingPrefix: 'incoming/',
+  reportsPrefix: 'reports/',
+} as const;
+
+/** DynamoDB actions a function may use on a table. Never Scan. */
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem'
+  | 'BatchWriteItem';
+
+export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject';
+
+export interface FunctionDef {
+  /** Source of the Lambda entry point, relative to the repository root. */
+  readonly entry: string;
+  /** Factory module the sandbox loads (the entry's `handler` is `create…(process.env)`). */
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** What the function may do to each table; also decides which table env vars it receives. */
+  readonly tables: Partial<Record<TableName, readonly DynamoAction[]>>;
+  readonly bucket?: readonly S3Action[];
+  /** Publishes alerts (SNS topic + EventBridge). */
+  readonly alerts?: boolean;
+  /** Reads a gateway secret from Secrets Manager. */
+  readonly secret?: boolean;
+  /** Static environment (non-secret). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Runs asynchronously (S3, schedule): gets a dead-letter queue and retry settings. */
+  readonly async?: boolean;
+}
+
+export type GatewayKind = 'stripe' | 'paypal' | 'standard-webhooks' | 'alipay' | 'wechatpay';
+
+export interface GatewayDef {
+  readonly name: string;
+  readonly kind: GatewayKind;
+}
+
+/**
+ * Gateways with a callback route. Standard Webhooks gateways are configured by name; the sandbox
+ * configures `localpay`, and a deployment adds its own here.
+ */
+export const gateways: readonly GatewayDef[] = [
+  { name: 'stripe', kind: 'stripe' },
+  { name: 'paypal', kind: 'paypal' },
+  { name: 'alipay', kind: 'alipay' },
+  { name: 'wechatpay', kind: 'wechatpay' },
+  { name: 'localpay', kind: 'standard-webhooks' },
+];
+
+const callbackTables = {
+  payments: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
+  orders: ['GetItem', 'UpdateItem', 'ConditionCheckItem', 'Query'],
+  idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+} as const satisfies FunctionDef['tables'];
+
+/** Function ids are camelCase; CDK construct ids are derived from them. */
+export const functions: Record<string, FunctionDef> = {
+  ...Object.fromEntries(
+    gateways.map((g) => [
+      callbackFunctionId(g.name),
+      {
+        entry: 'functions/callback/handler.ts',
+        description: `Verifies and applies ${g.name} payment callbacks exactly once`,
+        memoryMb: 512,
+        timeoutSeconds: 10,
+        tables: callbackTables,
+        alerts: true,
+        secret: true,
+        environment: { GATEWAY: g.name, GATEWAY_KIND: g.kind },
+      } satisfies FunctionDef,
+    ]),
+  ),
+  orders: {
+    entry: 'functions/orders/handler.ts',
+    description:
+      'Creates orders with a locked FX rate, reads them, creates refunds, reports the refund buffer',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    tables: {
+      orders: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      payments: ['Query'],
+      fxRates: ['GetItem', 'PutItem', 'UpdateItem'],
+      idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    },
+    alerts: true,
+  },
+  health: {
+    entry: 'functions/health/handler.ts',
+    description: 'Liveness probe',
+    memoryMb: 128,
+    timeoutSeconds: 3,
+    tables: {},
+  },
+  fxRefresh: {
+    entry: 'functions/fx-refresh/handler.ts',
+    description: 'Fetches FX rates, validates them and keeps the last good rate',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    tables: { fxRates: ['GetItem', 'PutItem', 'UpdateItem', 'BatchWriteItem'] },
+    alerts: true,
+    async: true,
+  },
+  reconcile: {
+    entry: 'functions/reconcile/handler.ts',
+    description: 'Streams a settlement file, diffs it against the ledger and writes finance reports',
+    memoryMb: 1024,
+    timeoutSeconds: 900,
+    tables: {
+      payments: ['GetItem', 'BatchGetItem', 'Query'],
+      orders: ['GetItem', 'BatchGetItem'],
+      reconciliations: ['GetItem', 'PutItem', 'UpdateItem'],
+    },
+    bucket: ['GetObject', 'GetObjectVersion', 'PutObject'],
+    alerts: true,
+    async: true,
+  },
+};
+
+export function callbackFunctionId(gateway: string): string {
+  return `callback${gateway[0]!.toUpperCase()}${gateway.slice(1)}`;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
+
+export interface RouteDef {
+  readonly method: HttpMethod;
+  /** API Gateway route path, `{param}` for path parameters. */
+  readonly path: string;
+  readonly function: string;
+  /** Public routes are authenticated by the gateway's signature; the rest need IAM in AWS. */
+  readonly auth: 'none' | 'iam';
+  /** Per-route throttling where it differs from the stage default. */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+export const routes: readonly RouteDef[] = [
+  { method: 'GET', path: '/health', function: 'health', auth: 'none' },
+  ...gateways.map(
+    (g): RouteDef => ({
+      method: 'POST',
+      path: `/callbacks/${g.name}`,
+      function: callbackFunctionId(g.name),
+      auth: 'none',
+      // Gateways retry; a flood of forged callbacks must not starve the order routes.
+      throttle: { rateLimit: 200, burstLimit: 400 },
+    }),
+  ),
+  { method: 'POST', path: '/orders', function: 'orders', auth: 'iam' },
+  { method: 'GET', path: '/orders/{orderId}', function: 'orders', auth: 'iam' },
+  { method: 'POST', path: '/orders/{orderId}/refunds', function: 'orders', auth: 'iam' },
+  { method: 'GET', path: '/refund-buffer', function: 'orders', auth: 'iam' },
+];
+
+/** Stage-wide default throttling. */
+export const defaultThrottle = { rateLimit: 100, burstLimit: 200 } as const;
+
+export const s3Triggers = [{ prefix: bucket.incomingPrefix, function: 'reconcile' }] as const;
+
+export const schedules = [{ function: 'fxRefresh', everyMinutes: 5, runAtStart: true }] as const;
+
+/** Event source of alerts on EventBridge (CONTRACT §6). */
+export const alertSource = 'daigou.payments';
+
+/** The environment variables a function receives for the tables and bucket it uses. */
+export function resourceEnvVars(
+  def: FunctionDef,
+  names: { table: (t: TableName) => string; bucket: string },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const t of Object.keys(def.tables) as TableName[]) env[tables[t].envVar] = names.table(t);
+  if (def.bucket) env[bucket.envVar] = names.bucket;
+  return env;
+}
+
+/**
+ * Default non-secret settings every function receives, in AWS and in the sandbox alike (CONTRACT §3–§5).
+ * The CDK app overrides `FX_PROVIDER_URL` with the context value `fxProviderUrl`; the sandbox points it at
+ * its own FX provider.
+ */
+export const defaultSettings = {
+  BASE_CURRENCY: 'CNY',
+  /** Placeholder (`.invalid` never resolves): a deployment must set `-c fxProviderUrl=…`. */
+  FX_PROVIDER_URL: 'https://fx-provider.invalid/v1/rates',
+  FX_PAIRS: 'USD/CNY,EUR/CNY,GBP/CNY,JPY/CNY,HKD/CNY',
+  FX_MAX_AGE_SECONDS: '1200',
+  FX_LIVE_TIMEOUT_MS: '500',
+  FX_MAX_DEVIATION: '0.02',
+  FX_MAX_JUMP: '0.10',
+  SETTLEMENT_LAG_DAYS: '2',
+  RECON_ALERT_THRESHOLD: '0.005',
+  REFUND_BUFFER_RATE: '0.006',
+} as const;
+
+/**
+ * Custom metrics (CloudWatch embedded metric format via Powertools Metrics). The CDK app alarms on
+ * them, so handlers must emit exactly these names in this namespace, with the default `service`
+ * dimension only (an alarm matches the exact dimension set).
+ */
+export const customMetrics = {
+  namespace: 'DaigouPayments',
+  dimension: 'service',
+  names: {
+    signatureFailures: 'SignatureFailures',
+    callbacksQuarantined: 'CallbacksQuarantined',
+    doublePayments: 'DoublePayments',
+    reconciliationDrift: 'ReconciliationDrift',
+    fxRateAgeSeconds: 'FxRateAgeSeconds',
+  },
+} as const;
+
+/**
+ * `POWERTOOLS_SERVICE_NAME` of a function: `daigou-` plus its entry directory, so all callback functions
+ * share one service (`daigou-callback`) and one alarm covers every gateway.
+ */
+export function serviceName(def: FunctionDef): string {
+  const dir = def.entry.split('/').at(-2) ?? 'unknown';
+  return `daigou-${dir}`;
+}
