@@ -1,0 +1,142 @@
+/**
+ * Bytes → text, streaming: optional gzip (WeChat Pay), then the text encoding (UTF-8 with or without
+ * BOM, UTF-16LE/BE with BOM for PayPal, GBK for Alipay). Memory stays at one chunk plus the sniff window.
+ */
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { SettlementFormatError } from './errors.ts';
+
+/** Encodings we decode. GBK is decoded as GB18030, its strict superset, so every GBK byte decodes the same. */
+export type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be' | 'gb18030';
+
+/** Filled in while the stream is read: what was detected. */
+export interface DecodeInfo {
+  gzip: boolean;
+  encoding: TextEncodingName | undefined;
+  /** Bytes read from the source (before gunzip). */
+  bytes: number;
+}
+
+/**
+ * How much text we look at before choosing UTF-8 or GBK. Alipay's first lines (comments, header) are
+ * Chinese, so a GBK file is never valid UTF-8 within the first few hundred bytes; 64 KiB is generous.
+ */
+const SNIFF_BYTES = 64 * 1024;
+
+/** Reads the source, gunzipping when it starts with the gzip magic bytes 1f 8b. */
+async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headLength = 0;
+  let ended = false;
+  // Two bytes decide; a pathological stream of 1-byte chunks still works.
+  while (headLength < 2) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    info.bytes += r.value.length;
+    head.push(r.value);
+    headLength += r.value.length;
+  }
+  const first = concat(head);
+  if (first.length < 2 || first[0] !== 0x1f || first[1] !== 0x8b) {
+    if (first.length) yield first;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      info.bytes += r.value.length;
+      yield r.value;
+    }
+  }
+  info.gzip = true;
+  async function* raw(): AsyncGenerator<Buffer> {
+    yield Buffer.from(first.buffer, first.byteOffset, first.length);
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      info.bytes += r.value.length;
+      yield Buffer.from(r.value.buffer, r.value.byteOffset, r.value.length);
+    }
+  }
+  const src = Readable.from(raw(), { objectMode: false });
+  const gunzip = createGunzip();
+  src.on('error', (err) => gunzip.destroy(err));
+  src.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } catch (err) {
+    // zlib says "unexpected end of file" for a truncated upload: name it for finance.
+    throw new SettlementFormatError(`gzip stream is corrupt or truncated (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Picks the encoding from a BOM, else "is the prefix valid UTF-8?" (no → GBK). */
+export function sniffEncoding(prefix: Uint8Array): TextEncodingName {
+  if (prefix[0] === 0xef && prefix[1] === 0xbb && prefix[2] === 0xbf) return 'utf-8';
+  if (prefix[0] === 0xff && prefix[1] === 0xfe) return 'utf-16le';
+  if (prefix[0] === 0xfe && prefix[1] === 0xff) return 'utf-16be';
+  try {
+    // stream: true, so a multi-byte character cut by the window's end is not an error.
+    new TextDecoder('utf-8', { fatal: true }).decode(prefix, { stream: true });
+    return 'utf-8';
+  } catch {
+    return 'gb18030';
+  }
+}
+
+/**
+ * Decodes a byte stream (an S3 body) into text chunks. The BOM is consumed. After the sniff, UTF-8 is
+ * decoded leniently: ids and amounts are ASCII, so a stray bad byte in a description must not fail a
+ * whole file (a bad byte in an amount still rejects that row).
+ */
+export async function* decodeText(
+  source: AsyncIterable<Uint8Array>,
+  info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 },
+): AsyncGenerator<string> {
+  const it = maybeGunzip(source, info)[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headLength = 0;
+  let ended = false;
+  while (headLength < SNIFF_BYTES) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    head.push(r.value);
+    headLength += r.value.length;
+  }
+  const prefix = concat(head);
+  const encoding = sniffEncoding(prefix);
+  info.encoding = encoding;
+  const decoder = new TextDecoder(encoding);
+  let text = decoder.decode(prefix, { stream: true });
+  if (text) yield text;
+  if (!ended) {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      text = decoder.decode(r.value, { stream: true });
+      if (text) yield text;
+    }
+  }
+  text = decoder.decode();
+  if (text) yield text;
+}

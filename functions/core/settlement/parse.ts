@@ -1,0 +1,183 @@
+/**
+ * The streaming row source: bytes → text → CSV records → normalised rows, one chunk at a time, so
+ * memory stays flat however large the file. {@link SettlementParser} is the synchronous core (fed
+ * text chunks); {@link readSettlementRows} wraps it for an S3 body stream.
+ */
+import { RecordSplitter } from './csv.ts';
+import { type DecodeInfo, decodeText, type TextEncodingName } from './decode.ts';
+import { SettlementFormatError } from './errors.ts';
+import { AlipayParser } from './formats/alipay.ts';
+import type { FormatParser } from './formats/format.ts';
+import { GenericParser } from './formats/generic.ts';
+import { PaypalParser } from './formats/paypal.ts';
+import { StripeParser } from './formats/stripe.ts';
+import { WechatpayParser } from './formats/wechatpay.ts';
+import type { ParsedItem, Period, SettlementFormat } from './types.ts';
+import { daysToPeriod, localDayOf } from './values.ts';
+
+/** The format a gateway prefix names (`incoming/{gateway}/…`); anything unknown is `generic`. */
+export function formatForGateway(gateway: string): SettlementFormat {
+  switch (gateway.toLowerCase()) {
+    case 'stripe':
+    case 'paypal':
+    case 'alipay':
+    case 'wechatpay':
+      return gateway.toLowerCase() as SettlementFormat;
+    default:
+      return 'generic';
+  }
+}
+
+function parserFor(format: SettlementFormat): FormatParser {
+  switch (format) {
+    case 'stripe':
+      return new StripeParser();
+    case 'paypal':
+      return new PaypalParser();
+    case 'alipay':
+      return new AlipayParser();
+    case 'wechatpay':
+      return new WechatpayParser();
+    case 'generic':
+      return new GenericParser();
+  }
+}
+
+/** What the parse learned about the file as a whole. */
+export interface ParseOutcome {
+  readonly format: SettlementFormat;
+  /** Reasons the file is `incomplete` (control totals, truncation); empty when complete. */
+  readonly reasons: string[];
+  readonly notes: string[];
+  /** Whole days the file covers (half-open, UTC instants); null when it has no transaction rows. */
+  readonly period: Period | null;
+  readonly rows: { total: number; parsed: number; rejected: number };
+  readonly encoding?: TextEncodingName;
+  readonly gzip?: boolean;
+}
+
+/**
+ * Synchronous parse session over text chunks. `push` returns the items of the records completed so
+ * far; `end` returns the rest and the file-level outcome. Throws SettlementFormatError when the file
+ * cannot be read as its format (empty, wrong header, …).
+ */
+export class SettlementParser {
+  readonly format: SettlementFormat;
+  private readonly parser: FormatParser;
+  private readonly splitter = new RecordSplitter();
+  private out: ParsedItem[] = [];
+  private records = 0;
+  private parsed = 0;
+  private rejectedRows = 0;
+  /** ISO strings compare in time order: cheaper than Date.parse on every row. */
+  private firstAt: string | undefined;
+  private lastAt: string | undefined;
+  private lastItem: ParsedItem | undefined;
+  private readonly sink = (text: string, line: number): void => {
+    if (text.length === 0 || text.trim() === '') return;
+    this.records++;
+    const item = this.parser.record(text, line);
+    if (!item) return;
+    this.lastItem = item;
+    this.out.push(item);
+    if (item.kind === 'rejected') {
+      this.rejectedRows++;
+      return;
+    }
+    this.parsed++;
+    if (item.kind === 'ignored') return;
+    if (this.firstAt === undefined || item.settledAt < this.firstAt) this.firstAt = item.settledAt;
+    if (this.lastAt === undefined || item.settledAt > this.lastAt) this.lastAt = item.settledAt;
+  };
+
+  constructor(gatewayOrFormat: string) {
+    this.format = formatForGateway(gatewayOrFormat);
+    this.parser = parserFor(this.format);
+  }
+
+  push(text: string): ParsedItem[] {
+    this.splitter.push(text, this.sink);
+    const items = this.out;
+    this.out = [];
+    return items;
+  }
+
+  end(): { items: ParsedItem[]; outcome: ParseOutcome } {
+    const split = this.splitter.end(this.sink);
+    const items = this.out;
+    this.out = [];
+    if (this.records === 0) throw new SettlementFormatError('the file is empty');
+    const trailer = this.parser.finish();
+    const reasons = [...trailer.reasons];
+    const total = this.parsed + this.rejectedRows;
+    if (split.openQuote)
+      reasons.push(`the file ends inside a quoted field (line ${split.lastLine}): truncated`);
+    else if (
+      split.lastUnterminated &&
+      this.lastItem?.kind === 'rejected' &&
+      this.lastItem.line === split.lastLine
+    ) {
+      reasons.push(`the file ends mid-row at line ${split.lastLine}: truncated`);
+    }
+    if (total === 0 && !trailer.period && !trailer.emptyConfirmed) {
+      // A header alone proves nothing: without rows there is no coverage to compare the ledger with.
+      throw new SettlementFormatError(
+        ['no data rows after the header: nothing to reconcile', ...reasons].join('; '),
+      );
+    }
+    let period: Period | null = trailer.period ?? null;
+    if (!period && this.firstAt && this.lastAt) {
+      const offset = this.parser.dayOffsetMinutes;
+      period = daysToPeriod(
+        localDayOf(Date.parse(this.firstAt), offset),
+        localDayOf(Date.parse(this.lastAt), offset),
+        offset,
+      );
+    }
+    return {
+      items,
+      outcome: {
+        format: this.format,
+        reasons,
+        notes: trailer.notes,
+        period,
+        rows: { total, parsed: this.parsed, rejected: this.rejectedRows },
+      },
+    };
+  }
+}
+
+/**
+ * Reads a settlement file from a byte stream, yielding the items of each chunk as one array (an
+ * await per chunk, not per row). The generator's return value is the file's {@link ParseOutcome}.
+ */
+export async function* readSettlementBatches(
+  gateway: string,
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<ParsedItem[], ParseOutcome> {
+  const info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 };
+  const parser = new SettlementParser(gateway);
+  for await (const text of decodeText(chunks, info)) {
+    const items = parser.push(text);
+    if (items.length) yield items;
+  }
+  const { items, outcome } = parser.end();
+  if (items.length) yield items;
+  return { ...outcome, ...(info.encoding ? { encoding: info.encoding } : {}), gzip: info.gzip };
+}
+
+/**
+ * Reads a settlement file from a byte stream (e.g. an S3 body), yielding normalised rows and rejected
+ * rows one at a time; returns the file-level outcome. Throws SettlementFormatError for unreadable files.
+ */
+export async function* readSettlementRows(
+  gateway: string,
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<ParsedItem, ParseOutcome> {
+  const batches = readSettlementBatches(gateway, chunks);
+  for (;;) {
+    const r = await batches.next();
+    if (r.done) return r.value;
+    yield* r.value;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The three report files of CONTRACT §5, as pure functions: summary.json (an object), exceptions.csv
+ * and report.html (strings). Exceptions are few, so strings are fine; the rows never reach here.
+ */
+import { formatMajor, isCurrency, parseDecimal } from '../money.ts';
+import { SettlementConfigError } from './errors.ts';
+import {
+  CATEGORIES,
+  type Category,
+  type CurrencyTotals,
+  type ExceptionItem,
+  type SettlementSummary,
+} from './types.ts';
+
+/** `reports/{gateway}/{fileStem}/…`: the base name without its last extension, `.gz` stripped first. */
+export function fileStem(key: string): string {
+  let base = key.slice(key.lastIndexOf('/') + 1);
+  if (/\.gz$/i.test(base)) base = base.slice(0, -3);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
+}
+
+/** All categories at 0: summary.json lists every key, even when 0. */
+export function zeroCounts(): Record<Category, number> {
+  return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+}
+
+/** Per-currency totals with `differenceMinor` = ledger − settlement, keys sorted for stable output. */
+export function finishTotals(
+  totals: ReadonlyMap<string, Omit<CurrencyTotals, 'differenceMinor'>>,
+): Record<string, CurrencyTotals> {
+  const out: Record<string, CurrencyTotals> = {};
+  for (const currency of [...totals.keys()].sort()) {
+    const t = totals.get(currency)!;
+    out[currency] = {
+      ledgerGrossMinor: t.ledgerGrossMinor,
+      settlementGrossMinor: t.settlementGrossMinor,
+      feesMinor: t.feesMinor,
+      netMinor: t.netMinor,
+      differenceMinor: t.ledgerGrossMinor - t.settlementGrossMinor,
+    };
+  }
+  return out;
+}
+
+/** A threshold as an exact decimal (0.005 → 5 / 10^3), so "exceeds" is decided without float error. */
+function thresholdDecimal(threshold: number): { units: bigint; scale: number } {
+  if (!Number.isFinite(threshold) || threshold < 0) {
+    throw new SettlementConfigError(`drift threshold must be a non-negative number, got ${threshold}`);
+  }
+  const text = String(threshold);
+  return parseDecimal(/e/i.test(text) ? threshold.toFixed(20) : text);
+}
+
+/**
+ * CONTRACT §5 drift. byValue: the largest |difference| / |settlement gross| over currencies (0 when
+ * both are 0, 1 when only the settlement side is). byCount: items neither matched, ignored nor pending
+ * over items neither ignored nor pending (`fee_mismatch` is counted in addition to `matched`, so it is
+ * no item of its own). `exceeded` compares byValue with the threshold exactly, in integers.
+ */
+export function computeDrift(
+  totals: Record<string, CurrencyTotals>,
+  counts: Record<Category, number>,
+  threshold: number,
+): SettlementSummary['drift'] {
+  const t = thresholdDecimal(threshold);
+  let byValue = 0;
+  let exceeded = false;
+  for (const { differenceMinor: diff, settlementGrossMinor: settled } of Object.values(totals)) {
+    const d = Math.abs(diff);
+    const s = Math.abs(settled);
+    const ratio = s === 0 ? (d === 0 ? 0 : 1) : d / s;
+    byValue = Math.max(byValue, ratio);
+    // d / s > units / 10^scale  ⇔  d · 10^scale > units · s   (s = 0: ratio is 1 or 0)
+    if (
+      s === 0
+        ? d !== 0 && 10n ** BigInt(t.scale) > t.units
+        : BigInt(d) * 10n ** BigInt(t.scale) > t.units * BigInt(s)
+    ) {
+      exceeded = true;
+    }
+  }
+  let items = 0;
+  let off = 0;
+  for (const c of CATEGORIES) {
+    if (c === 'ignored' || c === 'pending_settlement' || c === 'fee_mismatch') continue;
+    items += counts[c];
+    if (c !== 'matched') off += counts[c];
+  }
+  return { byValue, byCount: items === 0 ? 0 : off / items, threshold, exceeded };
+}
+
+const EXCEPTION_HEADER =
+  'category,gateway,transaction_id,order_id,currency,settlement_amount_minor,ledger_amount_minor,fee_minor,expected_fee_minor,settled_at,ledger_at,note';
+
+/** RFC 4180 quoting: only when needed (comma, quote, CR/LF, or edge spaces Excel would trim). */
+export function csvField(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  const s = String(value);
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** exceptions.csv: the exact header, one CRLF-terminated line per item neither matched nor ignored. */
+export function exceptionsCsv(items: readonly ExceptionItem[]): string {
+  const lines = [EXCEPTION_HEADER];
+  for (const e of items) {
+    lines.push(
+      [
+        e.category,
+        e.gateway,
+        e.transactionId,
+        e.orderId,
+        e.currency,
+        e.settlementAmountMinor,
+        e.ledgerAmountMinor,
+        e.feeMinor,
+        e.expectedFeeMinor,
+        e.settledAt,
+        e.ledgerAt,
+        e.note,
+      ]
+        .map(csvField)
+        .join(','),
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** HTML-escapes text and attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** 0.039 → "3.9%", 0.005 → "0.5%", 0.00012 → "0.012%": enough digits to see a small drift. */
+export function formatPercent(ratio: number): string {
+  const pct = ratio * 100;
+  if (pct === 0) return '0%';
+  const digits = pct >= 10 ? 1 : pct >= 0.1 ? 2 : 4;
+  return `${Number(pct.toFixed(digits))}%`;
+}
+
+function money(minor: number, currency: string): string {
+  if (!isCurrency(currency)) return `${minor} (minor units)`;
+  // Group thousands for reading; the digits themselves come from formatMajor (no float).
+  const [int = '', frac] = formatMajor(minor, currency).split('.');
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return frac === undefined ? grouped : `${grouped}.${frac}`;
+}
+
+/** The one-line verdict a finance reader sees first, and its tone. */
+export function verdictOf(
+  summary: SettlementSummary,
+  exceptionCount: number,
+): { text: string; tone: 'ok' | 'warn' | 'bad' } {
+  if (summary.status === 'failed') return { text: 'File could not be read', tone: 'bad' };
+  if (summary.status === 'incomplete') return { text: 'Incomplete file', tone: 'bad' };
+  const { byValue, threshold, exceeded } = summary.drift;
+  if (exceeded)
+    return {
+      text: `Drift ${formatPercent(byValue)} exceeds ${formatPercent(threshold)} threshold`,
+      tone: 'bad',
+    };
+  const toReview = exceptionCount - summary.counts.pending_settlement;
+  if (toReview > 0) return { text: `Balanced within threshold, ${toReview} item(s) to review`, tone: 'warn' };
+  return { text: 'Balanced', tone: 'ok' };
+}
+
+const HTML_EXCEPTION_LIMIT = 1000;
+
+/** report.html: one self-contained page (inline CSS and SVG; no scripts, fonts or external styles). */
+export function renderHtml(summary: SettlementSummary, exceptions: readonly ExceptionItem[]): string {
+  const verdict = verdictOf(summary, exceptions.length);
+  const title = `Settlement reconciliation: ${summary.gateway}${summary.source.key ? `, ${fileStem(summary.source.key)}` : ''}`;
+  const reasons = summary.reasons.length
+    ? `<ul class="reasons">${summary.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
+    : '';
+  const notes = summary.notes.length
+    ? `<ul class="notes">${summary.notes.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
+    : '';
+  const totalsRows = Object.entries(summary.totals)
+    .map(
+      ([c, t]) =>
+        `<tr><th scope="row">${escapeHtml(c)}</th><td>${money(t.ledgerGrossMinor, c)}</td><td>${money(t.settlementGrossMinor, c)}</td>` +
+        `<td class="${t.differenceMinor === 0 ? '' : 'diff'}">${money(t.differenceMinor, c)}</td><td>${money(t.feesMinor, c)}</td><td>${money(t.netMinor, c)}</td></tr>`,
+    )
+    .join('');
+  const max = Math.max(1, ...CATEGORIES.map((c) => summary.counts[c]));
+  const barHeight = 22;
+  const bars = CATEGORIES.map((c, i) => {
+    const n = summary.counts[c];
+    const width = Math.round((n / max) * 300);
+    const cls =
+      c === 'matched' ? 'good' : c === 'ignored' || c === 'pending_settlement' ? 'neutral' : 'badbar';
+    return (
+      `<text x="0" y="${i * barHeight + 15}">${escapeHtml(c.replace(/_/g, ' '))}</text>` +
+      `<rect class="${cls}" x="190" y="${i * barHeight + 3}" width="${width}" height="16"><title>${escapeHtml(c)}: ${n}</title></rect>` +
+      `<text x="${196 + width}" y="${i * barHeight + 15}">${n}</text>`
+    );
+  }).join('');
+  const svg = `<svg role="img" aria-label="Counts by category" width="560" height="${CATEGORIES.length * barHeight}" viewBox="0 0 560 ${CATEGORIES.length * barHeight}" xmlns="http://www.w3.org/2000/svg">${bars}</svg>`;
+  const shown = exceptions.slice(0, HTML_EXCEPTION_LIMIT);
+  const exceptionRows = shown
+    .map((e) => {
+      const c = e.currency ?? '';
+      const amount = (v: number | undefined) => (v === undefined ? '' : money(v, c));
+      return (
+        `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.transactionId ?? '')}</td><td>${escapeHtml(e.orderId ?? '')}</td>` +
+        `<td>${escapeHtml(c)}</td><td class="num">${escapeHtml(amount(e.settlementAmountMinor))}</td><td class="num">${escapeHtml(amount(e.ledgerAmountMinor))}</td>` +
+        `<td class="num">${escapeHtml(amount(e.feeMinor))}</td><td class="num">${escapeHtml(amount(e.expectedFeeMinor))}</td>` +
+        `<td>${escapeHtml(e.settledAt ?? '')}</td><td>${escapeHtml(e.ledgerAt ?? '')}</td><td>${escapeHtml(e.note)}</td></tr>`
+      );
+    })
+    .join('');
+  const more =
+    exceptions.length > shown.length
+      ? `<p>Showing the first ${shown.length} of ${exceptions.length} items; exceptions.csv has them all.</p>`
+      : '';
+  const period =
+    summary.period.from && summary.period.to
+      ? `${escapeHtml(summary.period.from)} to ${escapeHtml(summary.period.to)} (UTC, end exclusive)`
+      : 'none (no transaction rows)';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1a1a1a}
+.verdict{padding:1rem 1.25rem;border-radius:8px;margin-bottom:1.5rem}
+.verdict h1{margin:0;font-size:1.7rem}.ok{background:#e6f4ea;border:1px solid #34a853}.warn{background:#fef7e0;border:1px solid #f9ab00}.bad{background:#fce8e6;border:1px solid #d93025}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+td.num,.totals td{text-align:right;font-variant-numeric:tabular-nums}.diff{color:#d93025;font-weight:600}
+svg text{font-size:13px;fill:#1a1a1a}.good{fill:#34a853}.neutral{fill:#9aa0a6}.badbar{fill:#d93025}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#555}
+</style></head><body>
+<header class="verdict ${verdict.tone}"><h1>${escapeHtml(verdict.text)}</h1>${reasons}${notes}</header>
+<section><h2>File</h2><dl>
+<dt>Gateway</dt><dd>${escapeHtml(summary.gateway)} (${escapeHtml(summary.format)} format)</dd>
+<dt>File</dt><dd>${escapeHtml(summary.source.key ?? '')}</dd>
+<dt>Period covered</dt><dd>${period}</dd>
+<dt>Rows</dt><dd>${summary.rows.total} (${summary.rows.parsed} read, ${summary.rows.rejected} rejected)</dd>
+<dt>Report generated</dt><dd>${escapeHtml(summary.generatedAt)}</dd>
+</dl></section>
+<section><h2>Totals per currency</h2>
+<table class="totals"><thead><tr><th>Currency</th><th>Ledger gross</th><th>Settlement gross</th><th>Difference (ledger − settlement)</th><th>Fees</th><th>Net</th></tr></thead>
+<tbody>${totalsRows || '<tr><td colspan="6">No amounts.</td></tr>'}</tbody></table></section>
+<section><h2>Drift</h2>
+<p>By value: <strong>${formatPercent(summary.drift.byValue)}</strong> against a threshold of ${formatPercent(summary.drift.threshold)}${summary.drift.exceeded ? ' (exceeded: an alert is raised)' : ''}. By count: ${formatPercent(summary.drift.byCount)} of items are not matched.</p></section>
+<section><h2>Counts by category</h2>${svg}</section>
+<section><h2>Exceptions (${exceptions.length})</h2>${more}
+<table><thead><tr><th>Category</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
+<tbody>${exceptionRows || '<tr><td colspan="11">None.</td></tr>'}</tbody></table></section>
+</body></html>
+`;
+}
