@@ -1,0 +1,190 @@
+/**
+ * Callback bench (CONTRACT §8): DynamoDB requests and write units per first delivery and per duplicate,
+ * and throughput of 2,000 distinct first deliveries at 16 in flight through the real handler against
+ * DynamoDB Local, next to a baseline handler that does only the effect's transaction (no idempotency).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../functions/adapters/aws-clients.ts';
+import { DynamoCallbackStore } from '../functions/adapters/callback-store.ts';
+import { createHandler } from '../functions/callback/app.ts';
+import { applyEvent } from '../functions/core/callbacks.ts';
+import { createGateway } from '../functions/core/gateways/index.ts';
+import { ORDER_SK, type OrderRecord } from '../functions/core/order-model.ts';
+import { defaultSettings, functions, resourceEnvVars } from '../lib/topology.ts';
+import { paymentCallback } from '../sandbox/gateway-events.ts';
+import type { HttpEvent } from '../functions/shared/http.ts';
+import { lambdaContext } from '../sandbox/lambda.ts';
+import { pool } from '../sandbox/simulator.ts';
+import { ensureTables, sandboxTableNames } from '../sandbox/resources.ts';
+
+export interface CallbackBench {
+  requestsFirst: number;
+  requestsDuplicate: number;
+  writeUnitsFirst: number;
+  throughputPerSec: number;
+  baselineThroughputPerSec: number;
+}
+
+/** A DynamoDB client that counts requests and asks for (and sums) consumed capacity. */
+function countingClient(endpoint: string) {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+  });
+  const counters = { requests: 0, writeUnits: 0 };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      counters.requests++;
+      const input = args.input as Record<string, unknown>;
+      input.ReturnConsumedCapacity ??= 'TOTAL';
+      const result = await next(args);
+      const out = result.output as { ConsumedCapacity?: unknown };
+      const consumed = Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
+      for (const c of consumed) {
+        const cap = c as { WriteCapacityUnits?: number; CapacityUnits?: number; ReadCapacityUnits?: number } | undefined;
+        if (cap) counters.writeUnits += cap.WriteCapacityUnits ?? Math.max(0, (cap.CapacityUnits ?? 0) - (cap.ReadCapacityUnits ?? 0));
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'benchCounter' },
+  );
+  return { client, counters };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchCallback(dynamodbEndpoint: string, log: (s: string) => void): Promise<CallbackBench> {
+  const tables = sandboxTableNames(`-bench-${randomBytes(3).toString('hex')}`);
+  const { client, counters } = countingClient(dynamodbEndpoint);
+  await ensureTables(client, tables);
+  const doc = createDocumentClient(client);
+  const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+  const keys = { stripe: { webhookSecret: secret } };
+  const def = functions.callbackStripe!;
+  const env = {
+    ...defaultSettings,
+    ...def.environment,
+    ...resourceEnvVars(def, { table: (t) => tables[t], bucket: 'unused' }),
+    DYNAMODB_ENDPOINT: dynamodbEndpoint,
+    ALERT_SINK: 'local',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    GATEWAY_SECRET_JSON: JSON.stringify({ webhookSecrets: [secret] }),
+  };
+  const handler = createHandler(env, { dynamo: client });
+
+  // The baseline: same verification, same effect transaction, no idempotency layer.
+  const gateway = createGateway('stripe', 'stripe', { webhookSecrets: [secret] });
+  const store = new DynamoCallbackStore(client, { payments: tables.payments, orders: tables.orders });
+  const baseline = async (event: HttpEvent) => {
+    const verified = await gateway.verify(
+      { headers: event.headers as Record<string, string>, rawBody: Buffer.from(event.body!, 'utf8') },
+      new Date(),
+    );
+    if (verified.type !== 'event') throw new Error('unexpected');
+    return applyEvent(verified.event, {
+      store,
+      now: () => new Date(),
+      raise: async () => {},
+      hash: (s) => createHash('sha256').update(s).digest('hex'),
+    });
+  };
+
+  const makeOrders = async (n: number) => {
+    const orders = Array.from({ length: n }, (_, i) => order(`bench-${randomBytes(6).toString('hex')}-${i}`));
+    for (let i = 0; i < orders.length; i += 25) {
+      await doc.send(
+        new BatchWriteCommand({
+          RequestItems: { [tables.orders]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+        }),
+      );
+    }
+    return orders;
+  };
+  const eventFor = (o: OrderRecord): HttpEvent => {
+    const spec = paymentCallback('stripe', keys, {
+      orderId: o.orderId,
+      amountMinor: o.payAmountMinor,
+      currency: o.payCurrency,
+      transactionId: `pi_${randomBytes(12).toString('hex')}`,
+      eventId: `evt_${randomBytes(12).toString('hex')}`,
+    });
+    return {
+      version: '2.0',
+      routeKey: 'POST /callbacks/stripe',
+      rawPath: spec.path,
+      rawQueryString: '',
+      headers: spec.headers,
+      body: spec.body.toString('utf8'),
+      isBase64Encoded: false,
+      requestContext: {} as HttpEvent['requestContext'],
+    };
+  };
+  const ctx = () => lambdaContext('bench', { memoryMb: 512, timeoutSeconds: 10 });
+
+  // Requests and write units, one delivery at a time.
+  const [single] = await makeOrders(1);
+  const firstEvent = eventFor(single!);
+  counters.requests = 0;
+  counters.writeUnits = 0;
+  const first = await handler(firstEvent, ctx());
+  if (!first.body.includes('processed')) throw new Error(`bench: first delivery answered ${first.body}`);
+  const requestsFirst = counters.requests;
+  const writeUnitsFirst = counters.writeUnits;
+  counters.requests = 0;
+  const dup = await handler(firstEvent, ctx());
+  if (!dup.body.includes('duplicate')) throw new Error(`bench: duplicate answered ${dup.body}`);
+  const requestsDuplicate = counters.requests;
+  log(`callback: ${requestsFirst} requests / ${writeUnitsFirst} WCU first, ${requestsDuplicate} request duplicate`);
+
+  // Throughput, alternating baseline and full runs so drift on a noisy machine hits both alike.
+  const N = 2000;
+  const rounds = 3;
+  const full: number[] = [];
+  const base: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of ['baseline', 'full'] as const) {
+      const events = (await makeOrders(N)).map(eventFor);
+      const t0 = performance.now();
+      await pool(events, 16, async (e): Promise<unknown> => (kind === 'full' ? handler(e, ctx()) : baseline(e)));
+      const perSec = N / ((performance.now() - t0) / 1000);
+      (kind === 'full' ? full : base).push(perSec);
+      log(`callback: round ${round + 1} ${kind} ${perSec.toFixed(0)}/s`);
+    }
+  }
+  client.destroy();
+  return {
+    requestsFirst,
+    requestsDuplicate,
+    writeUnitsFirst,
+    throughputPerSec: Math.round(median(full)),
+    baselineThroughputPerSec: Math.round(median(base)),
+  };
+}
+
+function order(orderId: string): OrderRecord {
+  const now = new Date().toISOString();
+  return {
+    pk: orderId,
+    sk: ORDER_SK,
+    orderId,
+    status: 'pending_payment',
+    customerId: 'bench',
+    items: [{ sku: 'tb-6618', quantity: 1, unitPriceMinor: 5900 }],
+    baseCurrency: 'CNY',
+    baseAmountMinor: 5900,
+    payCurrency: 'USD',
+    payAmountMinor: 828,
+    exchangeRate: { pair: 'USD/CNY', rate: '7.123400', asOf: now, source: 'bench' },
+    flags: [],
+    createdAt: now,
+    updatedAt: now,
+    statusHistory: [{ status: 'pending_payment', at: now }],
+    refundedPayMinor: 0,
+    pendingRefundPayMinor: 0,
+    refundBaseCumulativeMinor: 0,
+  };
+}

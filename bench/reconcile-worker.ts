@@ -1,0 +1,30 @@
+/**
+ * One measurement in a fresh process (so peak RSS is this run's alone): `bare` counts lines with
+ * readline, the floor any parser stands on; `reconcile` runs the whole reconciliation with an
+ * in-memory ledger port. Prints one JSON line.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { reconcile } from '../functions/core/settlement/reconcile.ts';
+import { generatedStripeLedger } from '../test/fixtures/settlement/stripe-generator.ts';
+
+const [mode, file] = process.argv.slice(2);
+const t0 = performance.now();
+let rows = 0;
+let status = '';
+if (mode === 'bare') {
+  const lines = createInterface({ input: createReadStream(file!), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const _ of lines) rows++;
+  rows -= 1; // the header
+} else {
+  const result = await reconcile({
+    gateway: 'stripe',
+    chunks: createReadStream(file!, { highWaterMark: 1 << 20 }),
+    ledger: generatedStripeLedger(),
+    now: new Date('2026-11-26T00:00:00.000Z'),
+  });
+  rows = result.summary.rows.total;
+  status = result.summary.status;
+}
+const seconds = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ rows, seconds, status, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));
