@@ -38,6 +38,14 @@ export default defineConfig({
         },
       },
       {
+        // Needs Chromium: `npm run test:browser` (CI installs it); not part of `npm test`.
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
