@@ -2,7 +2,8 @@
  * The local sandbox: the same handlers as AWS, against real protocol servers on 127.0.0.1, all built
  * from lib/topology.ts. `startSandbox()` is used by `npm start`, the e2e tests, the demo and the bench.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2, S3Event } from 'aws-lambda';
@@ -21,6 +22,7 @@ import {
 import { createDynamoClient, createS3Client } from '../functions/adapters/aws-clients.ts';
 import { localAlerts } from '../functions/adapters/alerts.ts';
 import { type Invoke, type LocalRoute, routesFromTopology, startApiServer } from './api-gateway.ts';
+import { DeadLetters, invokeAsync } from './dead-letters.ts';
 import { startDynamoDbLocal } from './dynamodb.ts';
 import { FakeFxProvider } from './fx-provider.ts';
 import { gatewaySecretFor } from './gateway-secrets.ts';
@@ -42,6 +44,8 @@ export interface SandboxOptions {
   inMemory?: boolean;
   /** Run the FX refresh schedule (default true; tests may drive it by hand). */
   schedules?: boolean;
+  /** Pause between the retries of a failed asynchronous invocation (default 1000 ms). */
+  asyncRetryBackoffMs?: number;
   /** Extra environment for every function (tests set e.g. a fee schedule). */
   functionEnv?: Record<string, string>;
   log?: (line: string) => void;
@@ -139,6 +143,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const keys = loadOrCreateGatewayKeys(inMemory ? undefined : path.join(dir, 'gateways.json'));
     const api = `http://127.0.0.1:${port}`;
     const fxProvider = new FakeFxProvider();
+    const deadLetters = new DeadLetters(
+      inMemory ? mkdtempSync(path.join(tmpdir(), 'daigou-dead-letters-')) : path.join(dir, 'dead-letters'),
+    );
 
     const baseEnv: Record<string, string> = {
       AWS_REGION: region,
@@ -203,6 +210,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
       {
         method: 'GET',
+        path: '/_sandbox/dead-letters',
+        invoke: async () => jsonResult(200, { deadLetters: deadLetters.list() }),
+      },
+      {
+        method: 'POST',
+        path: '/_sandbox/dead-letters/{id}/replay',
+        invoke: async (event) => {
+          const letter = deadLetters.get(event.pathParameters?.id ?? '');
+          if (!letter) return jsonResult(404, { error: 'dead_letter_not_found' });
+          try {
+            const result = await invoke(letter.function, letter.event);
+            deadLetters.remove(letter.id);
+            return jsonResult(200, { replayed: letter.id, result });
+          } catch (error) {
+            return jsonResult(500, { error: error instanceof Error ? error.message : String(error) });
+          }
+        },
+      },
+      {
+        method: 'GET',
         path: '/_sandbox/paypal/cert.pem',
         invoke: async () => ({
           statusCode: 200,
@@ -222,22 +249,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     stops.push(server.close);
 
-    // S3 ObjectCreated under incoming/ → the function the topology names, asynchronously as in AWS.
+    // S3 ObjectCreated under incoming/ → the function the topology names, asynchronously as in AWS,
+    // with Lambda's retries and a dead-letter store behind them.
     const inFlight = new Set<Promise<unknown>>();
+    const runAsync = (fn: string, event: unknown) => {
+      const run = invokeAsync(fn, event, invoke, deadLetters, { backoffMs: options.asyncRetryBackoffMs ?? 1000, log })
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+      return run;
+    };
     s3?.onObjectCreated((event: S3Event) => {
       const key = decodeURIComponent(event.Records[0]!.s3.object.key.replace(/\+/g, ' '));
       for (const trigger of s3Triggers) {
-        if (!key.startsWith(trigger.prefix)) continue;
-        const run = invoke(trigger.function, event)
-          .catch((error) => log(`${trigger.function} failed for ${key}: ${String(error)}`))
-          .finally(() => inFlight.delete(run));
-        inFlight.add(run);
+        if (key.startsWith(trigger.prefix)) void runAsync(trigger.function, event);
       }
     });
 
     const timers: NodeJS.Timeout[] = [];
-    const runScheduled = (fn: string) =>
-      invoke(fn, scheduledEvent()).catch((error) => log(`${fn} failed: ${String(error)}`));
+    const runScheduled = (fn: string) => runAsync(fn, scheduledEvent());
     if (options.schedules ?? true) {
       for (const schedule of schedules) {
         if (schedule.runAtStart) await runScheduled(schedule.function);
@@ -276,6 +305,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await stopAll();
     throw error;
   }
+}
+
+function jsonResult(statusCode: number, body: unknown) {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
 function scheduledEvent() {
