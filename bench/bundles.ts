@@ -14,7 +14,11 @@ export type BundleBench = Record<string, { kb: number; initMs: number }>;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchBundles(outDir: string, log: (s: string) => void, samples = 5): Promise<BundleBench> {
+export async function benchBundles(
+  outDir: string,
+  log: (s: string) => void,
+  samples = 5,
+): Promise<BundleBench> {
   const out: BundleBench = {};
   // Callback functions share one entry (and so one bundle): measure it once, report it for each.
   const byEntry = new Map<string, { kb: number; initMs: number }>();
@@ -46,7 +50,11 @@ export async function benchBundles(outDir: string, log: (s: string) => void, sam
     const script = `const t=performance.now();await import(${JSON.stringify(path.resolve(outfile))});process.stdout.write(String(performance.now()-t))`;
     const times: number[] = [];
     for (let i = 0; i < samples; i++) {
-      times.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' })));
+      times.push(
+        Number(
+          execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' }),
+        ),
+      );
     }
     out[name] = { kb, initMs: Math.round(median(times)) };
     byEntry.set(def.entry, out[name]);

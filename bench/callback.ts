@@ -12,12 +12,12 @@ import { createHandler } from '../functions/callback/app.ts';
 import { applyEvent } from '../functions/core/callbacks.ts';
 import { createGateway } from '../functions/core/gateways/index.ts';
 import { ORDER_SK, type OrderRecord } from '../functions/core/order-model.ts';
+import type { HttpEvent } from '../functions/shared/http.ts';
 import { defaultSettings, functions, resourceEnvVars } from '../lib/topology.ts';
 import { paymentCallback } from '../sandbox/gateway-events.ts';
-import type { HttpEvent } from '../functions/shared/http.ts';
 import { lambdaContext } from '../sandbox/lambda.ts';
-import { pool } from '../sandbox/simulator.ts';
 import { ensureTables, sandboxTableNames } from '../sandbox/resources.ts';
+import { pool } from '../sandbox/simulator.ts';
 
 export interface CallbackBench {
   requestsFirst: number;
@@ -45,8 +45,12 @@ function countingClient(endpoint: string) {
       const out = result.output as { ConsumedCapacity?: unknown };
       const consumed = Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
       for (const c of consumed) {
-        const cap = c as { WriteCapacityUnits?: number; CapacityUnits?: number; ReadCapacityUnits?: number } | undefined;
-        if (cap) counters.writeUnits += cap.WriteCapacityUnits ?? Math.max(0, (cap.CapacityUnits ?? 0) - (cap.ReadCapacityUnits ?? 0));
+        const cap = c as
+          | { WriteCapacityUnits?: number; CapacityUnits?: number; ReadCapacityUnits?: number }
+          | undefined;
+        if (cap)
+          counters.writeUnits +=
+            cap.WriteCapacityUnits ?? Math.max(0, (cap.CapacityUnits ?? 0) - (cap.ReadCapacityUnits ?? 0));
       }
       return result;
     },
@@ -57,7 +61,10 @@ function countingClient(endpoint: string) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchCallback(dynamodbEndpoint: string, log: (s: string) => void): Promise<CallbackBench> {
+export async function benchCallback(
+  dynamodbEndpoint: string,
+  log: (s: string) => void,
+): Promise<CallbackBench> {
   const tables = sandboxTableNames(`-bench-${randomBytes(3).toString('hex')}`);
   const { client, counters } = countingClient(dynamodbEndpoint);
   await ensureTables(client, tables);
@@ -98,7 +105,9 @@ export async function benchCallback(dynamodbEndpoint: string, log: (s: string) =
     for (let i = 0; i < orders.length; i += 25) {
       await doc.send(
         new BatchWriteCommand({
-          RequestItems: { [tables.orders]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+          RequestItems: {
+            [tables.orders]: orders.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+          },
         }),
       );
     }
@@ -138,7 +147,9 @@ export async function benchCallback(dynamodbEndpoint: string, log: (s: string) =
   const dup = await handler(firstEvent, ctx());
   if (!dup.body.includes('duplicate')) throw new Error(`bench: duplicate answered ${dup.body}`);
   const requestsDuplicate = counters.requests;
-  log(`callback: ${requestsFirst} requests / ${writeUnitsFirst} WCU first, ${requestsDuplicate} request duplicate`);
+  log(
+    `callback: ${requestsFirst} requests / ${writeUnitsFirst} WCU first, ${requestsDuplicate} request duplicate`,
+  );
 
   // Throughput, alternating baseline and full runs so drift on a noisy machine hits both alike.
   const N = 2000;
@@ -149,7 +160,11 @@ export async function benchCallback(dynamodbEndpoint: string, log: (s: string) =
     for (const kind of ['baseline', 'full'] as const) {
       const events = (await makeOrders(N)).map(eventFor);
       const t0 = performance.now();
-      await pool(events, 16, async (e): Promise<unknown> => (kind === 'full' ? handler(e, ctx()) : baseline(e)));
+      await pool(
+        events,
+        16,
+        async (e): Promise<unknown> => (kind === 'full' ? handler(e, ctx()) : baseline(e)),
+      );
       const perSec = N / ((performance.now() - t0) / 1000);
       (kind === 'full' ? full : base).push(perSec);
       log(`callback: round ${round + 1} ${kind} ${perSec.toFixed(0)}/s`);

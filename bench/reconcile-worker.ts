@@ -27,4 +27,6 @@ if (mode === 'bare') {
   status = result.summary.status;
 }
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ rows, seconds, status, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(
+  JSON.stringify({ rows, seconds, status, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }),
+);

@@ -46,7 +46,11 @@ async function fileOf(dir: string, rows: number, log: (s: string) => void): Prom
   return file;
 }
 
-export async function benchReconcile(dir: string, rows: number, log: (s: string) => void): Promise<ReconcileBench> {
+export async function benchReconcile(
+  dir: string,
+  rows: number,
+  log: (s: string) => void,
+): Promise<ReconcileBench> {
   const sizes = [...new Set([10_000, 100_000, rows].filter((n) => n <= rows))];
   const scaling: ReconcileBench['scaling'] = [];
   let main: Omit<ReconcileBench, 'scaling'> | undefined;

@@ -28,7 +28,8 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const usage = 'usage: npm run reconcile -- <file> --gateway <stripe|paypal|alipay|wechatpay|name> [--bucket <name>] [--out <dir>]';
+const usage =
+  'usage: npm run reconcile -- <file> --gateway <stripe|paypal|alipay|wechatpay|name> [--bucket <name>] [--out <dir>]';
 if (values.help) {
   console.log(usage);
   process.exit(0);

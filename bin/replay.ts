@@ -49,7 +49,9 @@ try {
   if (process.stderr.isTTY) process.stderr.write('\n');
   if (!outcomes.length) console.log('nothing to replay');
   for (const o of outcomes) {
-    console.log(`${o.ok ? (values['dry-run'] ? 'would replay' : 'replayed') : 'FAILED'}  ${o.id}  ${o.function}${o.error ? `  ${o.error}` : ''}`);
+    console.log(
+      `${o.ok ? (values['dry-run'] ? 'would replay' : 'replayed') : 'FAILED'}  ${o.id}  ${o.function}${o.error ? `  ${o.error}` : ''}`,
+    );
   }
   if (outcomes.some((o) => !o.ok)) process.exitCode = 1;
 } catch (error) {

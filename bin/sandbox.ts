@@ -2,8 +2,9 @@
  * `npm start`: the local sandbox in the foreground (CONTRACT §2). Ctrl-C or SIGTERM stops everything it
  * started within 5 s; a crash stops it too, and the reaper covers even SIGKILL.
  */
-import { SandboxStartError } from '../sandbox/ports.ts';
+
 import { type Sandbox, startSandbox } from '../sandbox/main.ts';
+import { SandboxStartError } from '../sandbox/ports.ts';
 
 function portFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -23,7 +23,11 @@ export class DeadLetters {
   }
 
   add(entry: Omit<DeadLetter, 'id' | 'failedAt'>): DeadLetter {
-    const letter: DeadLetter = { id: `${Date.now()}-${randomUUID().slice(0, 8)}`, failedAt: new Date().toISOString(), ...entry };
+    const letter: DeadLetter = {
+      id: `${Date.now()}-${randomUUID().slice(0, 8)}`,
+      failedAt: new Date().toISOString(),
+      ...entry,
+    };
     writeFileSync(path.join(this.dir, `${letter.id}.json`), `${JSON.stringify(letter, null, 2)}\n`);
     return letter;
   }
@@ -61,7 +65,8 @@ export async function invokeAsync(
       return;
     } catch (error) {
       lastError = error;
-      if (attempt < retries) await new Promise((r) => setTimeout(r, (options.backoffMs ?? 1000) * (attempt + 1)));
+      if (attempt < retries)
+        await new Promise((r) => setTimeout(r, (options.backoffMs ?? 1000) * (attempt + 1)));
     }
   }
   const letter = deadLetters.add({
@@ -70,5 +75,7 @@ export async function invokeAsync(
     error: lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError),
     attempts: retries + 1,
   });
-  options.log?.(`${fn} failed ${retries + 1} times (${letter.error}); kept as dead letter ${letter.id}: npm run replay -- --id ${letter.id}`);
+  options.log?.(
+    `${fn} failed ${retries + 1} times (${letter.error}); kept as dead letter ${letter.id}: npm run replay -- --id ${letter.id}`,
+  );
 }

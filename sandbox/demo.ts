@@ -73,7 +73,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const paidAt = new Map<string, string>();
   await pool(sale.payments, 8, async (p) => {
     const res = await fetch(`${endpoints.api}/orders/${p.orderId}`);
-    const order = (await res.json()) as { payments: { kind: string; amountMinor: number; receivedAt: string }[] };
+    const order = (await res.json()) as {
+      payments: { kind: string; amountMinor: number; receivedAt: string }[];
+    };
     for (const entry of order.payments.filter((e) => e.kind === 'payment')) {
       ledgerTotalMinor += entry.amountMinor;
       paidAt.set(p.orderId, entry.receivedAt);
@@ -82,7 +84,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const paidOrdersTotalMinor = sale.payments.reduce((s, p) => s + p.amountMinor, 0);
   log(
     `   ledger ${usd(ledgerTotalMinor)} vs paid orders ${usd(paidOrdersTotalMinor)}: ${
-      ledgerTotalMinor === paidOrdersTotalMinor ? 'equal to the cent, no retry was counted twice' : 'DIFFERENT'
+      ledgerTotalMinor === paidOrdersTotalMinor
+        ? 'equal to the cent, no retry was counted twice'
+        : 'DIFFERENT'
     }`,
   );
 
@@ -128,7 +132,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     log(`   - a refund made in the Stripe dashboard, never announced to us: order ${refunded.orderId}`);
   }
   mkdirSync(o.workDir, { recursive: true });
-  const settlementFile = path.join(o.workDir, `stripe-itemized-${now.slice(0, 10)}-${randomBytes(3).toString('hex')}.csv`);
+  const settlementFile = path.join(
+    o.workDir,
+    `stripe-itemized-${now.slice(0, 10)}-${randomBytes(3).toString('hex')}.csv`,
+  );
   writeFileSync(settlementFile, stripeCsv(rows));
 
   log('5. Finance drops it into the bucket; reconciliation runs');

@@ -32,7 +32,10 @@ function assertJava(): void {
   }
 }
 
-export async function startDynamoDbLocal(options: { port: number; dataDir?: string }): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(options: {
+  port: number;
+  dataDir?: string;
+}): Promise<DynamoDbLocal> {
   assertJava();
   await assertPortFree(options.port, 'DYNAMODB_PORT', 'DynamoDB Local');
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
@@ -89,7 +92,9 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new SandboxStartError(`DynamoDB Local did not answer on ${endpoint} within 60 s:\n${output.trim()}`);
+        throw new SandboxStartError(
+          `DynamoDB Local did not answer on ${endpoint} within 60 s:\n${output.trim()}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 150));
     }

@@ -43,7 +43,8 @@ export class FakeFxProvider {
 
   async handleProvider(): Promise<APIGatewayProxyStructuredResultV2> {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    if (this.status !== 200) return { statusCode: this.status, body: JSON.stringify({ error: 'provider_down' }) };
+    if (this.status !== 200)
+      return { statusCode: this.status, body: JSON.stringify({ error: 'provider_down' }) };
     return {
       statusCode: 200,
       headers: { 'content-type': 'application/json' },

@@ -3,7 +3,6 @@
  * and the e2e tests. Signing uses the sandbox's published keys (endpoints.json `gateways`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type Currency, formatMajor } from '../functions/core/money.ts';
 import {
   signAlipay,
   signPaypal,
@@ -11,6 +10,7 @@ import {
   signStripe,
   signWechatpay,
 } from '../functions/core/gateways/signers.ts';
+import { type Currency, formatMajor } from '../functions/core/money.ts';
 
 export type GatewayKeys = Record<string, Record<string, string>>;
 
@@ -168,7 +168,11 @@ export function paymentCallback(
           amount: { total: p.amountMinor, currency: p.currency, payer_total: p.amountMinor },
         },
       });
-      return { path: '/callbacks/wechatpay', headers: { 'content-type': 'application/json', ...headers }, body: rawBody };
+      return {
+        path: '/callbacks/wechatpay',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: rawBody,
+      };
     }
     default: {
       const body = JSON.stringify({
@@ -289,7 +293,11 @@ export function refundCallback(
           amount: { total: r.amountMinor, refund: r.amountMinor, currency: r.currency },
         },
       });
-      return { path: '/callbacks/wechatpay', headers: { 'content-type': 'application/json', ...headers }, body: rawBody };
+      return {
+        path: '/callbacks/wechatpay',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: rawBody,
+      };
     }
     default: {
       const body = JSON.stringify({
@@ -314,7 +322,11 @@ export function refundCallback(
 }
 
 function json(path: string, body: string, headers: Record<string, string>): CallbackRequestSpec {
-  return { path, headers: { 'content-type': 'application/json', ...headers }, body: Buffer.from(body, 'utf8') };
+  return {
+    path,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: Buffer.from(body, 'utf8'),
+  };
 }
 
 function paypalHeaders(k: Record<string, string>, body: string, at: Date): Record<string, string> {
@@ -338,7 +350,11 @@ export async function sendCallback(
   baseUrl: string,
   spec: CallbackRequestSpec,
 ): Promise<{ status: number; body: string; outcome: string }> {
-  const res = await fetch(`${baseUrl}${spec.path}`, { method: 'POST', headers: spec.headers, body: spec.body });
+  const res = await fetch(`${baseUrl}${spec.path}`, {
+    method: 'POST',
+    headers: spec.headers,
+    body: spec.body,
+  });
   const body = await res.text();
   let outcome = String(res.status);
   try {

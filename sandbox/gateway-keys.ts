@@ -30,7 +30,9 @@ function rsa(): { privateKeyPem: string; publicKeyPem: string } {
 }
 
 const alnum = (n: number) =>
-  Array.from(randomBytes(n), (b) => 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'[b % 57]).join('');
+  Array.from(randomBytes(n), (b) => 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'[b % 57]).join(
+    '',
+  );
 
 export function generateGatewayKeys(): SandboxGatewayKeys {
   const paypal = rsa();

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2, S3Event } from 'aws-lambda';
+import { localAlerts } from '../functions/adapters/alerts.ts';
+import { createDynamoClient, createS3Client } from '../functions/adapters/aws-clients.ts';
 import {
   bucket,
   defaultSettings,
@@ -19,14 +21,12 @@ import {
   serviceName,
   type TableName,
 } from '../lib/topology.ts';
-import { createDynamoClient, createS3Client } from '../functions/adapters/aws-clients.ts';
-import { localAlerts } from '../functions/adapters/alerts.ts';
 import { type Invoke, type LocalRoute, routesFromTopology, startApiServer } from './api-gateway.ts';
 import { DeadLetters, invokeAsync } from './dead-letters.ts';
 import { startDynamoDbLocal } from './dynamodb.ts';
 import { FakeFxProvider } from './fx-provider.ts';
-import { gatewaySecretFor } from './gateway-secrets.ts';
 import { loadOrCreateGatewayKeys, type SandboxGatewayKeys } from './gateway-keys.ts';
+import { gatewaySecretFor } from './gateway-secrets.ts';
 import { loadFunction } from './lambda.ts';
 import { assertPortFree } from './ports.ts';
 import { ensureBucket, ensureTables, sandboxTableNames } from './resources.ts';
@@ -242,7 +242,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const server = await startApiServer({
       port,
       routes: [
-        ...routesFromTopology(routes, (name): Invoke => (event: APIGatewayProxyEventV2) => invoke(name, event)),
+        ...routesFromTopology(
+          routes,
+          (name): Invoke =>
+            (event: APIGatewayProxyEventV2) =>
+              invoke(name, event),
+        ),
         ...sandboxRoutes,
       ],
       onError: (error) => log(`handler failed: ${error instanceof Error ? error.stack : String(error)}`),
@@ -253,8 +258,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // with Lambda's retries and a dead-letter store behind them.
     const inFlight = new Set<Promise<unknown>>();
     const runAsync = (fn: string, event: unknown) => {
-      const run = invokeAsync(fn, event, invoke, deadLetters, { backoffMs: options.asyncRetryBackoffMs ?? 1000, log })
-        .finally(() => inFlight.delete(run));
+      const run = invokeAsync(fn, event, invoke, deadLetters, {
+        backoffMs: options.asyncRetryBackoffMs ?? 1000,
+        log,
+      }).finally(() => inFlight.delete(run));
       inFlight.add(run);
       return run;
     };
@@ -324,4 +331,3 @@ function scheduledEvent() {
     detail: {},
   };
 }
-

@@ -59,7 +59,12 @@ export async function replayFromQueue(options: {
       }
       const fn = functionOf(record);
       if (!fn || record.requestPayload === undefined) {
-        out.push({ id, function: fn ?? '?', ok: false, error: 'no functionArn or requestPayload in the record' });
+        out.push({
+          id,
+          function: fn ?? '?',
+          ok: false,
+          error: 'no functionArn or requestPayload in the record',
+        });
         continue;
       }
       if (options.dryRun) {
@@ -76,11 +81,15 @@ export async function replayFromQueue(options: {
       );
       if (res.FunctionError) {
         // Left in the queue: it becomes visible again after the visibility timeout.
-        const detail = res.Payload ? Buffer.from(res.Payload).toString('utf8').slice(0, 300) : res.FunctionError;
+        const detail = res.Payload
+          ? Buffer.from(res.Payload).toString('utf8').slice(0, 300)
+          : res.FunctionError;
         out.push({ id, function: fn, ok: false, error: detail });
         continue;
       }
-      await options.sqs.send(new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+      await options.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
       out.push({ id, function: fn, ok: true });
     }
   }
@@ -94,7 +103,9 @@ export async function replayInSandbox(options: {
   dryRun?: boolean;
 }): Promise<ReplayOutcome[]> {
   const res = await fetch(`${options.api}/_sandbox/dead-letters`);
-  const { deadLetters } = (await res.json()) as { deadLetters: { id: string; function: string; error: string }[] };
+  const { deadLetters } = (await res.json()) as {
+    deadLetters: { id: string; function: string; error: string }[];
+  };
   const chosen = deadLetters.filter(
     (l) => (!options.id || l.id === options.id) && (!options.function || l.function === options.function),
   );
@@ -104,11 +115,19 @@ export async function replayInSandbox(options: {
       out.push({ id: letter.id, function: letter.function, ok: true });
       continue;
     }
-    const replay = await fetch(`${options.api}/_sandbox/dead-letters/${encodeURIComponent(letter.id)}/replay`, {
-      method: 'POST',
-    });
+    const replay = await fetch(
+      `${options.api}/_sandbox/dead-letters/${encodeURIComponent(letter.id)}/replay`,
+      {
+        method: 'POST',
+      },
+    );
     const body = (await replay.json()) as { error?: string };
-    out.push({ id: letter.id, function: letter.function, ok: replay.ok, ...(body.error ? { error: body.error } : {}) });
+    out.push({
+      id: letter.id,
+      function: letter.function,
+      ok: replay.ok,
+      ...(body.error ? { error: body.error } : {}),
+    });
   }
   return out;
 }

@@ -58,7 +58,10 @@ export async function ensureTables(client: DynamoDBClient, names: Record<TableNa
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
       }
-      await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.1, maxDelay: 1 }, { TableName: name });
+      await waitUntilTableExists(
+        { client, maxWaitTime: 30, minDelay: 0.1, maxDelay: 1 },
+        { TableName: name },
+      );
       if (def.ttlAttribute) {
         const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
         if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== 'ENABLED') {

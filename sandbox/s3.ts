@@ -24,7 +24,11 @@ export function encodeS3EventKey(key: string): string {
     .join('/');
 }
 
-export async function startS3Local(options: { port: number; dataDir?: string; bucket: string }): Promise<S3Local> {
+export async function startS3Local(options: {
+  port: number;
+  dataDir?: string;
+  bucket: string;
+}): Promise<S3Local> {
   await assertPortFree(options.port, 'S3_PORT', 's3rver');
   const temporary = options.dataDir ? undefined : mkdtempSync(path.join(tmpdir(), 'daigou-s3-'));
   const directory = options.dataDir ?? temporary!;
@@ -46,7 +50,10 @@ export async function startS3Local(options: { port: number; dataDir?: string; bu
           {
             ...record,
             eventSource: 'aws:s3',
-            s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3EventKey(record.s3.object.key) } },
+            s3: {
+              ...record.s3,
+              object: { ...record.s3.object, key: encodeS3EventKey(record.s3.object.key) },
+            },
           },
         ],
       };

@@ -46,12 +46,15 @@ export async function uploadAndWait(options: {
   progress?: (line: string) => void;
 }): Promise<UploadResult> {
   const { s3, bucket, file, gateway } = options;
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(gateway)) throw new Error(`gateway must be a simple name, got ${JSON.stringify(gateway)}`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(gateway))
+    throw new Error(`gateway must be a simple name, got ${JSON.stringify(gateway)}`);
   const size = (await stat(file)).size;
   const sha256 = await sha256Of(file);
   const key = `${bucketDef.incomingPrefix}${gateway}/${path.basename(file)}`;
   const reportPrefix = `${bucketDef.reportsPrefix}${gateway}/${fileStem(key)}/`;
-  options.progress?.(`uploading ${path.basename(file)} (${(size / 1e6).toFixed(1)} MB) to s3://${bucket}/${key}`);
+  options.progress?.(
+    `uploading ${path.basename(file)} (${(size / 1e6).toFixed(1)} MB) to s3://${bucket}/${key}`,
+  );
   await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size }),
   );
@@ -94,9 +97,13 @@ export function describeSummary(summary: SettlementSummary): string[] {
       : summary.drift.exceeded
         ? `DRIFT ${pct(summary.drift.byValue)} exceeds the ${pct(summary.drift.threshold)} threshold: alert raised`
         : `BALANCED within ${pct(summary.drift.threshold)} (drift ${pct(summary.drift.byValue)} by value)`;
-  lines.push(`verdict: ${verdict}${summary.status === 'incomplete' ? ' — INCOMPLETE file: control totals disagree' : ''}`);
+  lines.push(
+    `verdict: ${verdict}${summary.status === 'incomplete' ? ' — INCOMPLETE file: control totals disagree' : ''}`,
+  );
   if (summary.period?.from) lines.push(`period:  ${summary.period.from} → ${summary.period.to}`);
-  lines.push(`rows:    ${summary.rows.total} (${summary.rows.parsed} parsed, ${summary.rows.rejected} rejected)`);
+  lines.push(
+    `rows:    ${summary.rows.total} (${summary.rows.parsed} parsed, ${summary.rows.rejected} rejected)`,
+  );
   for (const [currency, t] of Object.entries(summary.totals)) {
     lines.push(
       `${currency}:     ledger ${t.ledgerGrossMinor}, settlement ${t.settlementGrossMinor}, difference ${t.differenceMinor} (minor units)`,

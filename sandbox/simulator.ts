@@ -143,7 +143,8 @@ export async function simulate(options: SimulateOptions, progress?: Progress): P
   const firsts: Delivery[] = payments.map((payment) => ({ payment, retry: 0 }));
   const duplicated = payments.filter((_, i) => (i * 7919) % 1000 < options.duplicateRatio * 1000);
   const retries: Delivery[] = [];
-  for (let k = 1; k <= options.retries; k++) for (const payment of duplicated) retries.push({ payment, retry: k });
+  for (let k = 1; k <= options.retries; k++)
+    for (const payment of duplicated) retries.push({ payment, retry: k });
   const deliveries = options.outOfOrder ? shuffle([...firsts, ...retries]) : [...firsts, ...retries];
 
   const outcomes: Record<string, number> = {};

@@ -3,8 +3,8 @@
  * DynamoDB Local and s3rver in the sandbox and tests; in AWS they are unset.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Env } from '../shared/config.ts';
 
 const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };

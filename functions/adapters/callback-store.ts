@@ -63,7 +63,9 @@ export class DynamoCallbackStore implements CallbackStore {
     try {
       if (items.length === 1) {
         // A lone ledger write needs no transaction (half the write units).
-        await this.doc.send(new PutCommand({ ...items[0]!.Put!, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+        await this.doc.send(
+          new PutCommand({ ...items[0]!.Put!, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        );
       } else {
         await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       }
@@ -151,7 +153,8 @@ export class DynamoCallbackStore implements CallbackStore {
                 .filter(Boolean)
                 .join(', '),
               // Optimistic: the refunded total and status we decided on, so two refunds cannot overshoot.
-              ConditionExpression: 'attribute_exists(pk) AND refundedPayMinor = :seen AND #status = :seenStatus',
+              ConditionExpression:
+                'attribute_exists(pk) AND refundedPayMinor = :seen AND #status = :seenStatus',
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: {
                 ':amount': change.amountMinor,
@@ -173,7 +176,12 @@ export class DynamoCallbackStore implements CallbackStore {
               UpdateExpression: 'SET #status = :completed, completedAt = :now, completedBy = :key',
               ConditionExpression: '#status = :pending',
               ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':completed': 'completed', ':pending': 'pending', ':now': now, ':key': entry.pk },
+              ExpressionAttributeValues: {
+                ':completed': 'completed',
+                ':pending': 'pending',
+                ':now': now,
+                ':key': entry.pk,
+              },
             },
           });
         }
@@ -203,7 +211,10 @@ export class DynamoCallbackStore implements CallbackStore {
         return { type: 'entry_exists', existing: unmarshall(ledger.Item ?? {}) as LedgerEntry };
       }
       if (order?.Code === 'ConditionalCheckFailed') {
-        return { type: 'order_changed', order: order.Item ? toView(unmarshall(order.Item) as OrderRecord) : undefined };
+        return {
+          type: 'order_changed',
+          order: order.Item ? toView(unmarshall(order.Item) as OrderRecord) : undefined,
+        };
       }
       // The refund item moved (completed by a concurrent delivery): decide again from a fresh read.
       return { type: 'order_changed', order: undefined };
@@ -214,7 +225,11 @@ export class DynamoCallbackStore implements CallbackStore {
   async putQuarantine(entry: LedgerEntry): Promise<boolean> {
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tables.payments, Item: entry, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tables.payments,
+          Item: entry,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return true;
     } catch (error) {
@@ -234,7 +249,9 @@ export class DynamoCallbackStore implements CallbackStore {
     }
   }
 
-  async getOrder(orderId: string): Promise<{ order: OrderView; pendingRefunds: PendingRefundView[] } | undefined> {
+  async getOrder(
+    orderId: string,
+  ): Promise<{ order: OrderView; pendingRefunds: PendingRefundView[] } | undefined> {
     try {
       // One query returns the order and its refunds (same partition).
       const items: Record<string, unknown>[] = [];

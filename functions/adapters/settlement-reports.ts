@@ -3,10 +3,11 @@
  * sees it sees the others) and one record per object content in the reconciliations table, which is
  * also the claim that makes a re-notified object produce one report and at most one alert.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
 import type { Readable } from 'node:stream';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SettlementSummary } from '../core/settlement/types.ts';
 
 /** A claim older than this is taken over (its writer died); the reconcile timeout is 15 minutes. */
@@ -45,12 +46,18 @@ export class ReconciliationStore {
     }
   }
 
-  async complete(objectId: string, sha256: string, summary: SettlementSummary, reportPrefix: string): Promise<void> {
+  async complete(
+    objectId: string,
+    sha256: string,
+    summary: SettlementSummary,
+    reportPrefix: string,
+  ): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: objectId, sk: sha256 },
-        UpdateExpression: 'SET #state = :done, summary = :summary, reportPrefix = :prefix, completedAt = :now',
+        UpdateExpression:
+          'SET #state = :done, summary = :summary, reportPrefix = :prefix, completedAt = :now',
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: {
           ':done': 'done',
@@ -84,7 +91,14 @@ export class SettlementObjects {
     files: { exceptionsCsv: string; html: string; summary: SettlementSummary },
   ): Promise<void> {
     const put = (name: string, body: string, contentType: string) =>
-      this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${name}`, Body: body, ContentType: contentType }));
+      this.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `${prefix}${name}`,
+          Body: body,
+          ContentType: contentType,
+        }),
+      );
     await Promise.all([
       put('exceptions.csv', files.exceptionsCsv, 'text/csv; charset=utf-8'),
       put('report.html', files.html, 'text/html; charset=utf-8'),

@@ -31,10 +31,10 @@ import {
   quarantine,
 } from '../core/callbacks.ts';
 import type { NormalizedEvent } from '../core/events.ts';
+import { acknowledgement } from '../core/gateways/acknowledgement.ts';
 import { GatewayError } from '../core/gateways/errors.ts';
 import { createGateway } from '../core/gateways/index.ts';
 import type { Gateway } from '../core/gateways/types.ts';
-import { acknowledgement } from '../core/gateways/acknowledgement.ts';
 import { type Env, readConfig, required } from '../shared/config.ts';
 import { type HttpEvent, lowerCaseHeaders, rawBody } from '../shared/http.ts';
 import { createObservability } from '../shared/observability.ts';
@@ -120,7 +120,9 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
     responseHook: (response) => ({ ...(response as object), replayed: true }) as never,
   });
   const applyOnce = makeIdempotent(
-    async (input: ApplyInput): Promise<ApplyOutput> => ({ outcome: await applyEvent(input.event, applyDeps) }),
+    async (input: ApplyInput): Promise<ApplyOutput> => ({
+      outcome: await applyEvent(input.event, applyDeps),
+    }),
     {
       persistenceStore: new DynamoDBPersistenceLayer({
         tableName: config.IDEMPOTENCY_TABLE,
@@ -177,10 +179,15 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
       verified = await gateway.verify({ headers: lowerCaseHeaders(event), rawBody: body }, now());
     } catch (error) {
       if (error instanceof GatewayError) {
-        if (error.statusCode === 401) metrics.addMetric(customMetrics.names.signatureFailures, MetricUnit.Count, 1);
+        if (error.statusCode === 401)
+          metrics.addMetric(customMetrics.names.signatureFailures, MetricUnit.Count, 1);
         // The reason goes to the log (no secrets in it); the caller learns only the CONTRACT code.
         metrics.addMetric(`CallbacksRejected${error.statusCode}`, MetricUnit.Count, 1);
-        logger.warn('callback rejected', { gateway: config.GATEWAY, status: error.statusCode, reason: error.message });
+        logger.warn('callback rejected', {
+          gateway: config.GATEWAY,
+          status: error.statusCode,
+          reason: error.message,
+        });
         return ack(error.statusCode, { error: error.errorCode });
       }
       logger.error('callback verification failed', { gateway: config.GATEWAY, error });

@@ -46,7 +46,12 @@ export interface PendingRefundView {
 /** A change to the order that rides in the same transaction as the ledger entry. */
 export type OrderChange =
   /** pending_payment → paid, conditioned on the locked pay amount and currency. */
-  | { readonly type: 'pay'; readonly orderId: string; readonly amountMinor: number; readonly currency: string }
+  | {
+      readonly type: 'pay';
+      readonly orderId: string;
+      readonly amountMinor: number;
+      readonly currency: string;
+    }
   /** pending_payment → payment_review (another amount or currency arrived). */
   | { readonly type: 'review'; readonly orderId: string }
   /** Adds a flag the order does not have yet; status untouched. */
@@ -68,7 +73,10 @@ export interface Plan {
   readonly orderChange?: OrderChange;
   readonly outcome: CallbackOutcome;
   /** Alert to raise after the commit succeeded. */
-  readonly alert?: { readonly type: import('./alerts.ts').AlertType; readonly detail: Record<string, unknown> };
+  readonly alert?: {
+    readonly type: import('./alerts.ts').AlertType;
+    readonly detail: Record<string, unknown>;
+  };
 }
 
 export type CommitResult =
@@ -103,7 +111,11 @@ export function eventKey(event: NormalizedEvent): string {
     : ledgerKey(event.gateway, event.transactionId, event.kind);
 }
 
-export function toEntry(event: NormalizedEvent, classification: Classification, receivedAt: string): LedgerEntry {
+export function toEntry(
+  event: NormalizedEvent,
+  classification: Classification,
+  receivedAt: string,
+): LedgerEntry {
   return {
     pk: eventKey(event),
     gateway: event.gateway,
@@ -125,8 +137,13 @@ export function toEntry(event: NormalizedEvent, classification: Classification, 
 }
 
 /** Same effect, or a conflicting re-send under the same key? Amount, currency and order decide. */
-export function sameEffect(a: Pick<LedgerEntry, 'amountMinor' | 'currency' | 'orderId'>, b: typeof a): boolean {
-  return a.amountMinor === b.amountMinor && a.currency === b.currency && (a.orderId ?? '') === (b.orderId ?? '');
+export function sameEffect(
+  a: Pick<LedgerEntry, 'amountMinor' | 'currency' | 'orderId'>,
+  b: typeof a,
+): boolean {
+  return (
+    a.amountMinor === b.amountMinor && a.currency === b.currency && (a.orderId ?? '') === (b.orderId ?? '')
+  );
 }
 
 /** A short stable fingerprint of what a delivery claims, for storing conflicting re-sends apart. */
@@ -159,7 +176,12 @@ export function planPayment(
     return {
       entry: entry('processed'),
       outcome: 'processed',
-      orderChange: { type: 'pay', orderId: event.orderId, amountMinor: event.amountMinor, currency: event.currency },
+      orderChange: {
+        type: 'pay',
+        orderId: event.orderId,
+        amountMinor: event.amountMinor,
+        currency: event.currency,
+      },
     };
   }
   if (order.status === 'pending_payment') {
@@ -223,7 +245,11 @@ export function planRefund(
   const { order, pendingRefunds } = found;
   const entry = { ...base, orderId: order.orderId };
   const paid = order.status !== 'pending_payment' && order.paidBy !== undefined;
-  if (!paid || event.currency !== order.payCurrency || order.refundedPayMinor + amountMinor > order.payAmountMinor) {
+  if (
+    !paid ||
+    event.currency !== order.payCurrency ||
+    order.refundedPayMinor + amountMinor > order.payAmountMinor
+  ) {
     // Recorded so reconciliation sees the money, flagged and alerted, never applied to the order.
     return {
       entry: { ...entry, classification: 'refund_exceeds_paid' },

@@ -37,4 +37,6 @@ export const NormalizedEventSchema = z.object({
   references: z.record(z.string(), z.string()),
 });
 
-export type NormalizedEvent = z.infer<typeof NormalizedEventSchema> & { currency: import('./money.ts').Currency };
+export type NormalizedEvent = z.infer<typeof NormalizedEventSchema> & {
+  currency: import('./money.ts').Currency;
+};

@@ -2,8 +2,9 @@
  * The payments ledger: one entry per applied effect, keyed `{gateway}#{transactionId}#{kind}`.
  * That key is the permanent unique index of "once": it outlives the idempotency lock.
  */
-import type { Currency } from './money.ts';
+
 import type { EffectKind } from './events.ts';
+import type { Currency } from './money.ts';
 
 /** How the callback that wrote the entry was classified. These are also the callback outcomes. */
 export type Classification =

@@ -46,7 +46,8 @@ export function exponent(currency: Currency): number {
 }
 
 export function assertCurrency(code: unknown): Currency {
-  if (!isCurrency(code)) throw new MoneyError(`unknown currency ${JSON.stringify(code)}`, { input: String(code) });
+  if (!isCurrency(code))
+    throw new MoneyError(`unknown currency ${JSON.stringify(code)}`, { input: String(code) });
   return code;
 }
 
@@ -102,7 +103,9 @@ export function parseMajor(input: string, currency: Currency, options: ParseMajo
   } else {
     const extra = pow10(scale - exp);
     if (units % extra !== 0n && options.rounding !== 'half-up') {
-      throw new MoneyError(`${JSON.stringify(input)} has more than ${exp} decimals for ${currency}`, { input });
+      throw new MoneyError(`${JSON.stringify(input)} has more than ${exp} decimals for ${currency}`, {
+        input,
+      });
     }
     minor = divRoundHalfUp(units, extra);
   }

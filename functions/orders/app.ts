@@ -73,7 +73,9 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
   const config = readOrdersConfig(env);
   const base = config.BASE_CURRENCY;
   const allowedPay = payCurrencies(config.pairs, base);
-  const lazyDoc = memo(() => createDocumentClient(createDynamoClient(env)));
+  // One DynamoDB client for the repositories and the idempotency store (a second one cost ~1 ms at init).
+  const lazyDynamo = memo(() => createDynamoClient(env));
+  const lazyDoc = memo(() => createDocumentClient(lazyDynamo()));
   const deps: OrdersDeps = {
     orders: overrides.orders ?? new DynamoOrdersRepository(lazyDoc(), config.ORDERS_TABLE),
     payments: overrides.payments ?? new DynamoOrderPaymentsReader(lazyDoc(), config.PAYMENTS_TABLE),
@@ -93,7 +95,7 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
       overrides.idempotencyStore ??
       new DynamoDBPersistenceLayer({
         tableName: config.IDEMPOTENCY_TABLE,
-        awsSdkV3Client: createDynamoClient(env),
+        awsSdkV3Client: lazyDynamo(),
       }),
     now: overrides.now ?? (() => new Date()),
   };

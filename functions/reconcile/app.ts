@@ -22,8 +22,14 @@ const ConfigSchema = z.object({
   PAYMENTS_TABLE: required(),
   RECONCILIATIONS_TABLE: required(),
   SETTLEMENTS_BUCKET: required(),
-  SETTLEMENT_LAG_DAYS: z._default(z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of days')), '2'),
-  RECON_ALERT_THRESHOLD: z._default(z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal ratio')), '0.005'),
+  SETTLEMENT_LAG_DAYS: z._default(
+    z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of days')),
+    '2',
+  ),
+  RECON_ALERT_THRESHOLD: z._default(
+    z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal ratio')),
+    '0.005',
+  ),
   /** JSON: gateway → currency → {"percent":"2.9","fixedMinor":30}. Unset: fee_mismatch is off. */
   FEE_SCHEDULE: z.optional(z.string()),
 });

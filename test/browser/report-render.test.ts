@@ -19,12 +19,42 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 async function sampleReport(): Promise<string> {
   const at = '2026-11-23T03:00:00.000Z';
   const ledger = new FakeLedger([
-    ledgerEntry({ gateway: 'stripe', transactionId: 'pi_a', amountMinor: 1000, currency: 'USD', receivedAt: at, orderId: 'O-1' }),
-    ledgerEntry({ gateway: 'stripe', transactionId: 'pi_b', amountMinor: 2000, currency: 'USD', receivedAt: at, orderId: 'O-2' }),
+    ledgerEntry({
+      gateway: 'stripe',
+      transactionId: 'pi_a',
+      amountMinor: 1000,
+      currency: 'USD',
+      receivedAt: at,
+      orderId: 'O-1',
+    }),
+    ledgerEntry({
+      gateway: 'stripe',
+      transactionId: 'pi_b',
+      amountMinor: 2000,
+      currency: 'USD',
+      receivedAt: at,
+      orderId: 'O-2',
+    }),
   ]);
   const rows: FixtureRow[] = [
-    { kind: 'payment', transactionId: 'pi_a', orderId: 'O-1', currency: 'USD', grossMinor: 1000, feeMinor: 59, at },
-    { kind: 'payment', transactionId: 'pi_x', orderId: '<script>alert(1)</script>', currency: 'USD', grossMinor: 700, feeMinor: 50, at },
+    {
+      kind: 'payment',
+      transactionId: 'pi_a',
+      orderId: 'O-1',
+      currency: 'USD',
+      grossMinor: 1000,
+      feeMinor: 59,
+      at,
+    },
+    {
+      kind: 'payment',
+      transactionId: 'pi_x',
+      orderId: '<script>alert(1)</script>',
+      currency: 'USD',
+      grossMinor: 700,
+      feeMinor: 50,
+      at,
+    },
   ];
   const result = await reconcile({
     gateway: 'stripe',
@@ -37,12 +67,23 @@ async function sampleReport(): Promise<string> {
 
 describe('report.html in headless Chromium', () => {
   it('renders without console errors, page errors or network requests', async () => {
-    expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
+    ).toBe(true);
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'daigou-report-')), 'report.html');
     writeFileSync(file, await sampleReport());
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -62,7 +103,7 @@ describe('report.html in headless Chromium', () => {
       await page.goto(`file://${file}`, { waitUntil: 'load' });
       expect(problems).toEqual([]);
       expect(requests).toEqual([]);
-      const text = await page.innerText('body');
+      const text = (await page.textContent('body')) ?? '';
       expect(text).toMatch(/exceeds/i);
       expect(text).toContain('<script>alert(1)</script>'); // shown as text, never run
       expect(await page.locator('svg').count()).toBeGreaterThan(0);

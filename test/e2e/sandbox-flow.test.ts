@@ -99,8 +99,12 @@ describe('payments through every gateway', () => {
       );
       expect(refundResult.status).toBe(ack?.status ?? 200);
       read = await getOrder(order.orderId);
-      expect(read.refunds).toEqual([expect.objectContaining({ refundId: refund.refundId, status: 'completed' })]);
-      expect(read.status).toBe(refund.payAmountMinor === order.payAmountMinor ? 'refunded' : 'partially_refunded');
+      expect(read.refunds).toEqual([
+        expect.objectContaining({ refundId: refund.refundId, status: 'completed' }),
+      ]);
+      expect(read.status).toBe(
+        refund.payAmountMinor === order.payAmountMinor ? 'refunded' : 'partially_refunded',
+      );
     });
   }
 

@@ -3,11 +3,17 @@
  * process left behind however it stops: SIGTERM, Ctrl-C to the process group, or a crash (SIGKILL).
  */
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { javaOnPort, type SandboxProcess, spawnSandbox, waitForReady, waitUntil } from '../support/sandbox-process.ts';
+import {
+  javaOnPort,
+  type SandboxProcess,
+  spawnSandbox,
+  waitForReady,
+  waitUntil,
+} from '../support/sandbox-process.ts';
 
 const started: SandboxProcess[] = [];
 afterEach(() => {
@@ -123,6 +129,8 @@ describe('sandbox lifecycle', () => {
     started.push(second);
     await waitForReady(second);
     expect(second.endpoints().gateways).toEqual(keys);
-    expect(readFileSync(path.join(first.dir, 'dynamodb', 'shared-local-instance.db')).length).toBeGreaterThan(0);
+    expect(readFileSync(path.join(first.dir, 'dynamodb', 'shared-local-instance.db')).length).toBeGreaterThan(
+      0,
+    );
   });
 });

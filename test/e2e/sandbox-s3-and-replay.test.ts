@@ -47,7 +47,15 @@ async function upload(key: string, body: string) {
 describe('sandbox S3 trigger', () => {
   it('an object under incoming/ reaches the reconcile function, key decoded from its AWS encoding', async () => {
     const csv = stripeCsv([
-      { kind: 'payment', transactionId: 'pi_e2e', orderId: 'O-1', currency: 'USD', grossMinor: 1000, feeMinor: 59, at: '2026-11-23T01:00:00.000Z' },
+      {
+        kind: 'payment',
+        transactionId: 'pi_e2e',
+        orderId: 'O-1',
+        currency: 'USD',
+        grossMinor: 1000,
+        feeMinor: 59,
+        at: '2026-11-23T01:00:00.000Z',
+      },
     ]);
     await upload('incoming/stripe/settlement 2026-11-23 (1).csv', csv);
     const summary = await summaryOf('reports/stripe/settlement 2026-11-23 (1)/summary.json');
@@ -61,11 +69,24 @@ describe('sandbox S3 trigger', () => {
     // Break it: the reconciliations table is gone.
     await dynamo.send(new DeleteTableCommand({ TableName: table }));
     await waitUntilTableNotExists({ client: dynamo, maxWaitTime: 30 }, { TableName: table });
-    const csv = `${STRIPE_HEADER}\n${stripeCsv([
-      { kind: 'payment', transactionId: 'pi_dlq', currency: 'USD', grossMinor: 500, feeMinor: 45, at: '2026-11-23T02:00:00.000Z' },
-    ]).split('\n')[1]}\n`;
+    const csv = `${STRIPE_HEADER}\n${
+      stripeCsv([
+        {
+          kind: 'payment',
+          transactionId: 'pi_dlq',
+          currency: 'USD',
+          grossMinor: 500,
+          feeMinor: 45,
+          at: '2026-11-23T02:00:00.000Z',
+        },
+      ]).split('\n')[1]
+    }\n`;
     await upload('incoming/stripe/dlq.csv', csv);
-    const pending = await replayInSandbox({ api: sandbox.endpoints.api, function: 'reconcile', dryRun: true });
+    const pending = await replayInSandbox({
+      api: sandbox.endpoints.api,
+      function: 'reconcile',
+      dryRun: true,
+    });
     expect(pending).toHaveLength(1);
 
     // Fix it, then replay.

@@ -119,7 +119,11 @@ describe('transient store failures (mocked)', () => {
       const failing = createDocumentClient(createDynamoClient({ DYNAMODB_ENDPOINT: r.dynamodbEndpoint }));
       const mock = mockClient(failing);
       mock.on(TransactWriteCommand).rejects(failure);
-      const store = new DynamoCallbackStore(r.dynamo, { payments: r.tables.payments, orders: r.tables.orders }, failing);
+      const store = new DynamoCallbackStore(
+        r.dynamo,
+        { payments: r.tables.payments, orders: r.tables.orders },
+        failing,
+      );
 
       expect(await call(createHandler(env, { store }), payload)).toEqual({
         statusCode: 500,
@@ -130,7 +134,10 @@ describe('transient store failures (mocked)', () => {
       expect(await statusOf(o.orderId)).toBe('pending_payment');
 
       // The lock was released with the failure: the gateway's retry goes through.
-      expect(await call(createHandler(env), payload)).toEqual({ statusCode: 200, body: { status: 'processed' } });
+      expect(await call(createHandler(env), payload)).toEqual({
+        statusCode: 200,
+        body: { status: 'processed' },
+      });
       mock.restore();
     });
   }

@@ -101,7 +101,10 @@ describe.each(['alipay', 'wechatpay'] as const)('%s notifications', (gateway) =>
 
   it('tampered and wrongly keyed notifications → 401 and nothing stored', async () => {
     const o = await putOrder(r, { payCurrency: 'CNY', payAmountMinor: 700 });
-    const before = { ledger: (await scan(r.tables.payments)).length, idem: (await scan(r.tables.idempotency)).length };
+    const before = {
+      ledger: (await scan(r.tables.payments)).length,
+      idem: (await scan(r.tables.idempotency)).length,
+    };
     const good = paymentCallback(gateway, keys, payment(gateway, o.orderId, 700));
     const tampered: CallbackRequestSpec = {
       ...good,
@@ -136,7 +139,12 @@ describe('wechatpay specifics', () => {
   it('an expired or future timestamp → 401', async () => {
     const o = await putOrder(r, { payCurrency: 'CNY', payAmountMinor: 100 });
     for (const offset of [-301_000, 301_000]) {
-      const spec = paymentCallback('wechatpay', keys, payment('wechatpay', o.orderId, 100), new Date(Date.now() + offset));
+      const spec = paymentCallback(
+        'wechatpay',
+        keys,
+        payment('wechatpay', o.orderId, 100),
+        new Date(Date.now() + offset),
+      );
       expect((await send('wechatpay', spec)).status).toBe(401);
     }
     expect(await ledgerFor(o.orderId)).toHaveLength(0);
@@ -165,7 +173,11 @@ describe('wechatpay specifics', () => {
     });
     const envelope = JSON.parse(signed.rawBody.toString('utf8'));
     const nonce = envelope.resource.nonce as string;
-    const cipher = createCipheriv('aes-256-gcm', Buffer.from(k.apiV3Key!, 'utf8'), Buffer.from(nonce, 'utf8'));
+    const cipher = createCipheriv(
+      'aes-256-gcm',
+      Buffer.from(k.apiV3Key!, 'utf8'),
+      Buffer.from(nonce, 'utf8'),
+    );
     cipher.setAAD(Buffer.from(envelope.resource.associated_data, 'utf8'));
     const ct = Buffer.concat([cipher.update(JSON.stringify({ mchid: k.mchid })), cipher.final()]);
     const tag = cipher.getAuthTag();
@@ -175,8 +187,14 @@ describe('wechatpay specifics', () => {
     const { sign } = await import('node:crypto');
     const headers = { ...signed.headers };
     const message = `${headers['wechatpay-timestamp']}\n${headers['wechatpay-nonce']}\n${body}\n`;
-    headers['wechatpay-signature'] = sign('sha256', Buffer.from(message), k.platformPrivateKeyPem!).toString('base64');
-    const res = await send('wechatpay', { path: '/callbacks/wechatpay', headers: { 'content-type': 'application/json', ...headers }, body: Buffer.from(body) });
+    headers['wechatpay-signature'] = sign('sha256', Buffer.from(message), k.platformPrivateKeyPem!).toString(
+      'base64',
+    );
+    const res = await send('wechatpay', {
+      path: '/callbacks/wechatpay',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: Buffer.from(body),
+    });
     expect(res.status).toBe(400);
     expect((await scan(r.tables.idempotency)).length).toBe(before);
     expect(await ledgerFor(o.orderId)).toHaveLength(0);

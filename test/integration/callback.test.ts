@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../../functions/callback/app.ts';
 import { localAlerts } from '../../functions/adapters/alerts.ts';
+import { createHandler } from '../../functions/callback/app.ts';
 import type { LedgerEntry } from '../../functions/core/ledger.ts';
 import type { OrderRecord } from '../../functions/core/order-model.ts';
 import { context } from '../support/http-events.ts';
@@ -58,7 +58,12 @@ describe('stripe callbacks on DynamoDB Local', () => {
     expect(paid.statusHistory.map((h) => h.status)).toEqual(['pending_payment', 'paid']);
     const entries = await entriesFor(o.orderId);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ kind: 'payment', amountMinor: 1657, currency: 'USD', classification: 'processed' });
+    expect(entries[0]).toMatchObject({
+      kind: 'payment',
+      amountMinor: 1657,
+      currency: 'USD',
+      classification: 'processed',
+    });
     expect(entries[0]!.pk).toBe(`stripe#${JSON.parse(payload).data.object.id}#payment`);
     expect(entries[0]!.references).toMatchObject({ charge: expect.stringMatching(/^ch_/) });
 
@@ -123,11 +128,13 @@ describe('stripe callbacks on DynamoDB Local', () => {
   it('quarantines the same transaction re-sent with another amount, stores it apart and alerts', async () => {
     const o = await putOrder(r, { payAmountMinor: 2000 });
     const pi = `pi_${randomBytes(8).toString('hex')}`;
-    expect((await deliver(paymentIntentSucceeded({ orderId: o.orderId, amount: 2000, paymentIntent: pi }))).body).toEqual(
-      { status: 'processed' },
-    );
+    expect(
+      (await deliver(paymentIntentSucceeded({ orderId: o.orderId, amount: 2000, paymentIntent: pi }))).body,
+    ).toEqual({ status: 'processed' });
     const alertsBefore = localAlerts.length;
-    const res = await deliver(paymentIntentSucceeded({ orderId: o.orderId, amount: 9999, paymentIntent: pi }));
+    const res = await deliver(
+      paymentIntentSucceeded({ orderId: o.orderId, amount: 9999, paymentIntent: pi }),
+    );
     expect(res.body).toEqual({ status: 'quarantined' });
     const entries = await ledger();
     const q = entries.find((e) => e.pk.startsWith(`stripe#${pi}#payment#quarantine#`));
@@ -143,7 +150,9 @@ describe('stripe callbacks on DynamoDB Local', () => {
     const payload = paymentIntentSucceeded({ orderId: o.orderId, amount: 3100, paymentIntent: pi });
     await deliver(payload);
     // Days later: the idempotency record is gone (TTL), the ledger's unique key remains.
-    const records = await r.doc.send(new ScanCommand({ TableName: r.tables.idempotency, ConsistentRead: true }));
+    const records = await r.doc.send(
+      new ScanCommand({ TableName: r.tables.idempotency, ConsistentRead: true }),
+    );
     const { DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
     for (const item of records.Items ?? []) {
       await r.doc.send(new DeleteCommand({ TableName: r.tables.idempotency, Key: { id: item.id } }));
@@ -188,7 +197,11 @@ describe('stripe callbacks on DynamoDB Local', () => {
     expect(after.status).toBe('paid');
     expect(after.flags).toEqual(['double_payment']);
     const entries = await entriesFor(o.orderId);
-    expect(entries.map((e) => e.classification).sort()).toEqual(['double_payment', 'double_payment', 'processed']);
+    expect(entries.map((e) => e.classification).sort()).toEqual([
+      'double_payment',
+      'double_payment',
+      'processed',
+    ]);
     expect(localAlerts.slice(alertsBefore).filter((a) => a.detailType === 'Double Payment')).toHaveLength(2);
   });
 
@@ -205,7 +218,9 @@ describe('stripe callbacks on DynamoDB Local', () => {
     const pi = `pi_${randomBytes(8).toString('hex')}`;
     await deliver(paymentIntentSucceeded({ orderId: o.orderId, amount: 1000, paymentIntent: pi }));
 
-    expect((await deliver(refundSucceeded({ paymentIntent: pi, amount: 400 }))).body).toEqual({ status: 'processed' });
+    expect((await deliver(refundSucceeded({ paymentIntent: pi, amount: 400 }))).body).toEqual({
+      status: 'processed',
+    });
     let after = await order(o.orderId);
     expect(after).toMatchObject({ status: 'partially_refunded', refundedPayMinor: 400 });
 
@@ -216,11 +231,17 @@ describe('stripe callbacks on DynamoDB Local', () => {
     expect(after.refundedPayMinor).toBe(400);
     expect(after.flags).toContain('refund_exceeds_paid');
 
-    expect((await deliver(refundSucceeded({ paymentIntent: pi, amount: 600 }))).body).toEqual({ status: 'processed' });
+    expect((await deliver(refundSucceeded({ paymentIntent: pi, amount: 600 }))).body).toEqual({
+      status: 'processed',
+    });
     after = await order(o.orderId);
     expect(after).toMatchObject({ status: 'refunded', refundedPayMinor: 1000 });
     const refunds = (await entriesFor(o.orderId)).filter((e) => e.kind === 'refund');
-    expect(refunds.map((e) => e.classification).sort()).toEqual(['processed', 'processed', 'refund_exceeds_paid']);
+    expect(refunds.map((e) => e.classification).sort()).toEqual([
+      'processed',
+      'processed',
+      'refund_exceeds_paid',
+    ]);
   });
 
   it('completes the pending refund a refund callback names', async () => {
@@ -248,15 +269,24 @@ describe('stripe callbacks on DynamoDB Local', () => {
         },
       }),
     );
-    expect((await deliver(refundSucceeded({ paymentIntent: pi, amount: 300, refundId: 'rf_1' }))).body).toEqual({
+    expect(
+      (await deliver(refundSucceeded({ paymentIntent: pi, amount: 300, refundId: 'rf_1' }))).body,
+    ).toEqual({
       status: 'processed',
     });
     const after = await order(o.orderId);
-    expect(after).toMatchObject({ refundedPayMinor: 300, pendingRefundPayMinor: 0, status: 'partially_refunded' });
+    expect(after).toMatchObject({
+      refundedPayMinor: 300,
+      pendingRefundPayMinor: 0,
+      status: 'partially_refunded',
+    });
     const refund = await r.doc.send(
       new GetCommand({ TableName: r.tables.orders, Key: { pk: o.orderId, sk: 'refund#rf_1' } }),
     );
-    expect(refund.Item).toMatchObject({ status: 'completed', completedBy: expect.stringMatching(/^stripe#re_/) });
+    expect(refund.Item).toMatchObject({
+      status: 'completed',
+      completedBy: expect.stringMatching(/^stripe#re_/),
+    });
   });
 });
 
@@ -278,9 +308,13 @@ describe('once means once', () => {
 
   it('the incident: 300 orders paid, 120 callbacks re-delivered later → ledger equals paid orders', async () => {
     const orders = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => putOrder(r, { payAmountMinor: 1000 + i * 7, customerId: 'incident' })),
+      Array.from({ length: 300 }, (_, i) =>
+        putOrder(r, { payAmountMinor: 1000 + i * 7, customerId: 'incident' }),
+      ),
     );
-    const payloads = orders.map((o) => paymentIntentSucceeded({ orderId: o.orderId, amount: o.payAmountMinor }));
+    const payloads = orders.map((o) =>
+      paymentIntentSucceeded({ orderId: o.orderId, amount: o.payAmountMinor }),
+    );
     const first = await inBatches(payloads, 16, (p) => deliver(p));
     expect(first.every((x) => x.body.status === 'processed')).toBe(true);
 
@@ -309,6 +343,7 @@ describe('once means once', () => {
 
 async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  for (let i = 0; i < items.length; i += size)
+    out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
 }

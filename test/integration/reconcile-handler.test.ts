@@ -30,8 +30,22 @@ beforeAll(async () => {
 
 function truncatedStripe(): string {
   const csv = stripeCsv([
-    { kind: 'payment', transactionId: 'pi_t1', currency: 'USD', grossMinor: 100, feeMinor: 3, at: '2026-11-23T01:00:00.000Z' },
-    { kind: 'payment', transactionId: 'pi_t2', currency: 'USD', grossMinor: 250, feeMinor: 4, at: '2026-11-23T02:00:00.000Z' },
+    {
+      kind: 'payment',
+      transactionId: 'pi_t1',
+      currency: 'USD',
+      grossMinor: 100,
+      feeMinor: 3,
+      at: '2026-11-23T01:00:00.000Z',
+    },
+    {
+      kind: 'payment',
+      transactionId: 'pi_t2',
+      currency: 'USD',
+      grossMinor: 250,
+      feeMinor: 4,
+      at: '2026-11-23T02:00:00.000Z',
+    },
   ]);
   return csv.slice(0, csv.lastIndexOf(',usd,2.50') + ',usd,2.'.length);
 }
@@ -79,7 +93,9 @@ async function seed(entries: LedgerEntry[]) {
   for (let i = 0; i < entries.length; i += 25) {
     await r.doc.send(
       new BatchWriteCommand({
-        RequestItems: { [r.tables.payments]: entries.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
+        RequestItems: {
+          [r.tables.payments]: entries.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+        },
       }),
     );
   }
@@ -90,21 +106,70 @@ describe('reconcile handler', () => {
     const day = '2026-11-23';
     const at = (h: number) => `${day}T${String(h).padStart(2, '0')}:00:00.000Z`;
     await seed([
-      ledgerEntry({ gateway: 'stripe', transactionId: 'pi_ok', amountMinor: 1000, currency: 'USD', receivedAt: at(1), orderId: 'O-1' }),
-      ledgerEntry({ gateway: 'stripe', transactionId: 'pi_off', amountMinor: 2000, currency: 'USD', receivedAt: at(2), orderId: 'O-2' }),
-      ledgerEntry({ gateway: 'stripe', transactionId: 'pi_gone', amountMinor: 3000, currency: 'USD', receivedAt: at(3), orderId: 'O-3' }),
+      ledgerEntry({
+        gateway: 'stripe',
+        transactionId: 'pi_ok',
+        amountMinor: 1000,
+        currency: 'USD',
+        receivedAt: at(1),
+        orderId: 'O-1',
+      }),
+      ledgerEntry({
+        gateway: 'stripe',
+        transactionId: 'pi_off',
+        amountMinor: 2000,
+        currency: 'USD',
+        receivedAt: at(2),
+        orderId: 'O-2',
+      }),
+      ledgerEntry({
+        gateway: 'stripe',
+        transactionId: 'pi_gone',
+        amountMinor: 3000,
+        currency: 'USD',
+        receivedAt: at(3),
+        orderId: 'O-3',
+      }),
     ]);
     const rows: FixtureRow[] = [
-      { kind: 'payment', transactionId: 'pi_ok', orderId: 'O-1', currency: 'USD', grossMinor: 1000, feeMinor: 59, at: at(1) },
-      { kind: 'payment', transactionId: 'pi_off', orderId: 'O-2', currency: 'USD', grossMinor: 2100, feeMinor: 91, at: at(2) },
-      { kind: 'payment', transactionId: 'pi_new', orderId: 'O-9', currency: 'USD', grossMinor: 500, feeMinor: 45, at: at(4) },
+      {
+        kind: 'payment',
+        transactionId: 'pi_ok',
+        orderId: 'O-1',
+        currency: 'USD',
+        grossMinor: 1000,
+        feeMinor: 59,
+        at: at(1),
+      },
+      {
+        kind: 'payment',
+        transactionId: 'pi_off',
+        orderId: 'O-2',
+        currency: 'USD',
+        grossMinor: 2100,
+        feeMinor: 91,
+        at: at(2),
+      },
+      {
+        kind: 'payment',
+        transactionId: 'pi_new',
+        orderId: 'O-9',
+        currency: 'USD',
+        grossMinor: 500,
+        feeMinor: 45,
+        at: at(4),
+      },
     ];
     const key = 'incoming/stripe/balance report 2026-11-23.csv';
     await put(key, stripeCsv(rows));
     const alertsBefore = localAlerts.length;
 
     const [run] = await handler(s3Event(key));
-    expect(run).toMatchObject({ outcome: 'reported', status: 'complete', reportPrefix: 'reports/stripe/balance report 2026-11-23/' });
+    expect(run).toMatchObject({
+      outcome: 'reported',
+      status: 'complete',
+      reportPrefix: 'reports/stripe/balance report 2026-11-23/',
+    });
     const summary = JSON.parse(await read(`${run!.reportPrefix}summary.json`));
     expect(summary).toMatchObject({
       schemaVersion: 1,
@@ -116,7 +181,11 @@ describe('reconcile handler', () => {
       drift: { threshold: 0.005, exceeded: true },
       alert: { raised: true },
     });
-    expect(summary.totals.USD).toMatchObject({ ledgerGrossMinor: 6000, settlementGrossMinor: 3600, differenceMinor: 2400 });
+    expect(summary.totals.USD).toMatchObject({
+      ledgerGrossMinor: 6000,
+      settlementGrossMinor: 3600,
+      differenceMinor: 2400,
+    });
     const csv = await read(`${run!.reportPrefix}exceptions.csv`);
     expect(csv.split(/\r?\n/)[0]).toBe(
       'category,gateway,transaction_id,order_id,currency,settlement_amount_minor,ledger_amount_minor,fee_minor,expected_fee_minor,settled_at,ledger_at,note',
@@ -132,7 +201,9 @@ describe('reconcile handler', () => {
     );
     expect(record.Items).toHaveLength(1);
     expect(record.Items![0]).toMatchObject({ state: 'done', summary: { status: 'complete' } });
-    expect(localAlerts.slice(alertsBefore).map((a) => a.detailType)).toEqual(['Reconciliation Drift Exceeded']);
+    expect(localAlerts.slice(alertsBefore).map((a) => a.detailType)).toEqual([
+      'Reconciliation Drift Exceeded',
+    ]);
 
     // S3 notifies at least once: the same object again → no new report, no second alert.
     const [again] = await handler(s3Event(key));
@@ -153,7 +224,11 @@ describe('reconcile handler', () => {
       ['incoming/stripe/empty.csv', '', 'failed'],
       // A header alone has no coverage to compare the ledger with.
       ['incoming/stripe/header-only.csv', `${STRIPE_HEADER}\n`, 'failed'],
-      ['incoming/paypal/not-stl.csv', 'transaction_id,type,order_id,gross,fee,net,currency,settled_at\nx,charge,o,1.00,0.00,1.00,USD,2026-11-23T00:00:00Z\n', 'failed'],
+      [
+        'incoming/paypal/not-stl.csv',
+        'transaction_id,type,order_id,gross,fee,net,currency,settled_at\nx,charge,o,1.00,0.00,1.00,USD,2026-11-23T00:00:00Z\n',
+        'failed',
+      ],
       // Cut inside the gross amount of the last row ("…,usd,1.": no newline, not a number).
       ['incoming/stripe/truncated.csv', truncatedStripe(), 'incomplete'],
     ];
@@ -199,6 +274,8 @@ describe('reconcile handler', () => {
     expect(summary.rows.rejected).toBe(0);
     expect(summary.counts.ignored).toBe(100);
     expect(summary.counts.matched).toBe(entries.length);
-    expect(summary.counts.missing_in_ledger + summary.counts.unmatched_refund + summary.counts.matched).toBe(100_000 - 100);
+    expect(summary.counts.missing_in_ledger + summary.counts.unmatched_refund + summary.counts.matched).toBe(
+      100_000 - 100,
+    );
   }, 300_000);
 });

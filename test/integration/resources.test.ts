@@ -8,7 +8,9 @@ describe('tables and bucket created from the topology', () => {
   it('creates every table with its keys, GSIs and TTL on DynamoDB Local', async () => {
     const r = await createTestResources();
     for (const [name, def] of Object.entries(tables)) {
-      const { Table } = await r.dynamo.send(new DescribeTableCommand({ TableName: r.tables[name as keyof typeof tables] }));
+      const { Table } = await r.dynamo.send(
+        new DescribeTableCommand({ TableName: r.tables[name as keyof typeof tables] }),
+      );
       expect(Table?.KeySchema?.[0]).toEqual({ AttributeName: def.partitionKey.name, KeyType: 'HASH' });
       const gsiNames = (Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName).sort();
       expect(gsiNames).toEqual(('gsis' in def ? def.gsis.map((g) => g.indexName) : []).sort());

@@ -11,7 +11,9 @@ export function httpEvent(options: {
   pathParameters?: Record<string, string>;
   query?: Record<string, string>;
 }): APIGatewayProxyEventV2 {
-  const headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = Object.fromEntries(
+    Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
   const method = options.method ?? 'POST';
   const body = options.body;
   const binary = Buffer.isBuffer(body);

@@ -4,8 +4,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { createDocumentClient, createDynamoClient, createS3Client } from '../../functions/adapters/aws-clients.ts';
-import { bucket, defaultSettings, type FunctionDef, functions, resourceEnvVars, type TableName } from '../../lib/topology.ts';
+import {
+  createDocumentClient,
+  createDynamoClient,
+  createS3Client,
+} from '../../functions/adapters/aws-clients.ts';
+import {
+  bucket,
+  defaultSettings,
+  type FunctionDef,
+  functions,
+  resourceEnvVars,
+  type TableName,
+} from '../../lib/topology.ts';
 import { ensureBucket, ensureTables, sandboxTableNames } from '../../sandbox/resources.ts';
 
 export interface TestResources {

@@ -60,7 +60,8 @@ export async function waitForReady(sandbox: SandboxProcess, timeoutMs = 60_000):
   const started = Date.now();
   while (!sandbox.output().includes('sandbox ready')) {
     if (sandbox.child.exitCode !== null) throw new Error(`sandbox exited:\n${sandbox.output()}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`sandbox not ready in ${timeoutMs} ms:\n${sandbox.output()}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`sandbox not ready in ${timeoutMs} ms:\n${sandbox.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return Date.now() - started;

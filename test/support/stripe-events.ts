@@ -63,7 +63,11 @@ export function refundSucceeded(o: {
 }
 
 /** A callback request as API Gateway would deliver it, signed now (or at `timestamp`). */
-export function signedStripeEvent(payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)) {
+export function signedStripeEvent(
+  payload: string,
+  secret: string,
+  timestamp = Math.floor(Date.now() / 1000),
+) {
   const signature = stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
   return httpEvent({
     path: '/callbacks/stripe',

@@ -17,11 +17,18 @@ const arn = 'arn:aws:lambda:us-east-1:123456789012:function:DaigouPayments-recon
 function record(payload: unknown) {
   return JSON.stringify({
     version: '1.0',
-    requestContext: { functionArn: `${arn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+    requestContext: {
+      functionArn: `${arn}:$LATEST`,
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: 3,
+    },
     requestPayload: payload,
     responsePayload: { errorType: 'Error', errorMessage: 'boom' },
   });
 }
+
+/** The SDK types a Lambda payload as a blob adapter; the code only reads its bytes. */
+const payload = (text: string) => Buffer.from(text) as never;
 
 beforeEach(() => {
   sqs.reset();
@@ -43,8 +50,12 @@ describe('replayFromQueue', () => {
       .resolves({ Messages: [] });
     lambda
       .on(InvokeCommand)
-      .resolvesOnce({ StatusCode: 200, Payload: Buffer.from('[]') })
-      .resolvesOnce({ StatusCode: 200, FunctionError: 'Unhandled', Payload: Buffer.from('{"errorMessage":"still broken"}') });
+      .resolvesOnce({ StatusCode: 200, Payload: payload('[]') })
+      .resolvesOnce({
+        StatusCode: 200,
+        FunctionError: 'Unhandled',
+        Payload: payload('{"errorMessage":"still broken"}'),
+      });
 
     const out = await replayFromQueue({ sqs: sqs as never, lambda: lambda as never, queueUrl, max: 10 });
     expect(out).toEqual([
@@ -60,8 +71,17 @@ describe('replayFromQueue', () => {
   });
 
   it('--dry-run invokes and deletes nothing', async () => {
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [{ MessageId: 'm1', ReceiptHandle: 'r1', Body: record({}) }] }).resolves({});
-    const out = await replayFromQueue({ sqs: sqs as never, lambda: lambda as never, queueUrl, max: 5, dryRun: true });
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'm1', ReceiptHandle: 'r1', Body: record({}) }] })
+      .resolves({});
+    const out = await replayFromQueue({
+      sqs: sqs as never,
+      lambda: lambda as never,
+      queueUrl,
+      max: 5,
+      dryRun: true,
+    });
     expect(out).toEqual([{ id: 'm1', function: arn, ok: true }]);
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
