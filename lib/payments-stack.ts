@@ -35,14 +35,7 @@ import {
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
-export interface PaymentsStackProps extends StackProps {
-  /**
-   * Maps a topology `entry` (relative to the repository root) to the file that is bundled. Infra tests
-   * use it to stand in for handlers that do not exist yet (bundling is skipped there anyway).
-   * @default the entry under the repository root
-   */
-  readonly resolveEntry?: (entry: string) => string;
-}
+export type PaymentsStackProps = StackProps;
 
 /**
  * Everything in lib/topology.ts, in AWS: tables, the settlements bucket, one function per topology
@@ -61,15 +54,12 @@ export class PaymentsStack extends Stack {
   readonly gatewaySecrets: Record<string, Secret> = {};
   /** On-failure destination per asynchronous function, by function id. */
   readonly deadLetterQueues: Record<string, Queue> = {};
-  private readonly resolveEntry: (entry: string) => string;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps = {}) {
     super(scope, id, props);
 
-    const resolveEntry = props.resolveEntry ?? ((entry: string) => join(repoRoot, entry));
-    this.resolveEntry = resolveEntry;
     const missing = [...new Set(Object.values(functions).map((f) => f.entry))].filter(
-      (entry) => !existsSync(resolveEntry(entry)),
+      (entry) => !existsSync(join(repoRoot, entry)),
     );
     if (missing.length > 0) {
       throw new Error(`Lambda entry files missing (create them before synth): ${missing.join(', ')}`);
@@ -173,7 +163,7 @@ export class PaymentsStack extends Stack {
     gateway: string | undefined,
   ): PaymentsFunction {
     const fn = new PaymentsFunction(this, kebab(fnId), {
-      entry: this.resolveEntry(def.entry),
+      entry: join(repoRoot, def.entry),
       description: def.description,
       memoryMb: def.memoryMb,
       timeoutSeconds: def.timeoutSeconds,
