@@ -11,13 +11,14 @@ import { DynamoCallbackStore } from '../functions/adapters/callback-store.ts';
 import { createHandler } from '../functions/callback/app.ts';
 import { applyEvent } from '../functions/core/callbacks.ts';
 import { createGateway } from '../functions/core/gateways/index.ts';
-import { ORDER_SK, type OrderRecord } from '../functions/core/order-model.ts';
+import type { OrderRecord } from '../functions/core/order-model.ts';
 import type { HttpEvent } from '../functions/shared/http.ts';
 import { defaultSettings, functions, resourceEnvVars } from '../lib/topology.ts';
 import { paymentCallback } from '../sandbox/gateway-events.ts';
 import { lambdaContext } from '../sandbox/lambda.ts';
 import { ensureTables, sandboxTableNames } from '../sandbox/resources.ts';
 import { pool } from '../sandbox/simulator.ts';
+import { orderRecord } from '../test/support/orders.ts';
 
 export interface CallbackBench {
   requestsFirst: number;
@@ -101,7 +102,9 @@ export async function benchCallback(
   };
 
   const makeOrders = async (n: number) => {
-    const orders = Array.from({ length: n }, (_, i) => order(`bench-${randomBytes(6).toString('hex')}-${i}`));
+    const orders = Array.from({ length: n }, (_, i) =>
+      orderRecord({ orderId: `bench-${randomBytes(6).toString('hex')}-${i}`, customerId: 'bench' }),
+    );
     for (let i = 0; i < orders.length; i += 25) {
       await doc.send(
         new BatchWriteCommand({
@@ -177,29 +180,5 @@ export async function benchCallback(
     writeUnitsFirst,
     throughputPerSec: Math.round(median(full)),
     baselineThroughputPerSec: Math.round(median(base)),
-  };
-}
-
-function order(orderId: string): OrderRecord {
-  const now = new Date().toISOString();
-  return {
-    pk: orderId,
-    sk: ORDER_SK,
-    orderId,
-    status: 'pending_payment',
-    customerId: 'bench',
-    items: [{ sku: 'tb-6618', quantity: 1, unitPriceMinor: 5900 }],
-    baseCurrency: 'CNY',
-    baseAmountMinor: 5900,
-    payCurrency: 'USD',
-    payAmountMinor: 828,
-    exchangeRate: { pair: 'USD/CNY', rate: '7.123400', asOf: now, source: 'bench' },
-    flags: [],
-    createdAt: now,
-    updatedAt: now,
-    statusHistory: [{ status: 'pending_payment', at: now }],
-    refundedPayMinor: 0,
-    pendingRefundPayMinor: 0,
-    refundBaseCumulativeMinor: 0,
   };
 }

@@ -38,6 +38,25 @@ function at(value: unknown, path: string): unknown {
   return node;
 }
 
+/** The provider as configured by the `httpFxProviderEnv` variables (orders and FX refresh alike). */
+export function httpFxProviderFromConfig(
+  config: {
+    FX_PROVIDER_URL: string;
+    FX_PROVIDER_RATES_PATH: string;
+    FX_PROVIDER_AS_OF_PATH: string;
+    FX_PROVIDER_SOURCE_PATH: string;
+  },
+  backoffMs: number,
+): HttpFxProvider {
+  return new HttpFxProvider({
+    url: config.FX_PROVIDER_URL,
+    ratesPath: config.FX_PROVIDER_RATES_PATH,
+    asOfPath: config.FX_PROVIDER_AS_OF_PATH,
+    sourcePath: config.FX_PROVIDER_SOURCE_PATH,
+    backoffMs,
+  });
+}
+
 export class HttpFxProvider implements FxProvider {
   private readonly fetchFn: typeof fetch;
   private readonly now: () => Date;

@@ -8,7 +8,7 @@ import * as z from 'zod/mini';
 import { defaultSettings } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
-import { HttpFxProvider, httpFxProviderEnv } from '../adapters/fx-http-provider.ts';
+import { httpFxProviderEnv, httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';
 import { createFxMetrics, type FlushableFxMetrics } from '../adapters/fx-metrics.ts';
 import { DynamoFxRateStore } from '../adapters/fx-rates-store.ts';
 import type { Alerts } from '../core/alerts.ts';
@@ -59,15 +59,7 @@ export function createHandler(env: Env, overrides: Partial<FxRefreshDeps> = {}) 
     store:
       overrides.store ??
       new DynamoFxRateStore(createDocumentClient(createDynamoClient(env)), config.FX_RATES_TABLE),
-    provider:
-      overrides.provider ??
-      new HttpFxProvider({
-        url: config.FX_PROVIDER_URL,
-        ratesPath: config.FX_PROVIDER_RATES_PATH,
-        asOfPath: config.FX_PROVIDER_AS_OF_PATH,
-        sourcePath: config.FX_PROVIDER_SOURCE_PATH,
-        backoffMs: config.FX_PROVIDER_BACKOFF_MS,
-      }),
+    provider: overrides.provider ?? httpFxProviderFromConfig(config, config.FX_PROVIDER_BACKOFF_MS),
     alerts: overrides.alerts ?? createAlerts(env),
     metrics: overrides.metrics ?? createFxMetrics(env),
     now: overrides.now ?? (() => new Date()),

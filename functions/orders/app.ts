@@ -9,7 +9,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
-import { HttpFxProvider } from '../adapters/fx-http-provider.ts';
+import { httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';
 import { createFxMetrics, type FlushableFxMetrics } from '../adapters/fx-metrics.ts';
 import { DynamoFxRateStore } from '../adapters/fx-rates-store.ts';
 import { DynamoOrderPaymentsReader, DynamoOrdersRepository } from '../adapters/orders-repository.ts';
@@ -80,15 +80,7 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
     orders: overrides.orders ?? new DynamoOrdersRepository(lazyDoc(), config.ORDERS_TABLE),
     payments: overrides.payments ?? new DynamoOrderPaymentsReader(lazyDoc(), config.PAYMENTS_TABLE),
     fxRates: overrides.fxRates ?? new DynamoFxRateStore(lazyDoc(), config.FX_RATES_TABLE),
-    provider:
-      overrides.provider ??
-      new HttpFxProvider({
-        url: config.FX_PROVIDER_URL,
-        ratesPath: config.FX_PROVIDER_RATES_PATH,
-        asOfPath: config.FX_PROVIDER_AS_OF_PATH,
-        sourcePath: config.FX_PROVIDER_SOURCE_PATH,
-        backoffMs: 0,
-      }),
+    provider: overrides.provider ?? httpFxProviderFromConfig(config, 0),
     alerts: overrides.alerts ?? createAlerts(env),
     metrics: overrides.metrics ?? createFxMetrics(env),
     idempotencyStore:

@@ -5,10 +5,10 @@ import type { Currency } from '../../functions/core/money.ts';
 import { ORDER_SK, type OrderRecord } from '../../functions/core/order-model.ts';
 import type { TestResources } from './resources.ts';
 
-export async function putOrder(
-  r: TestResources,
+/** An order in its stored shape, pending payment of 16.57 USD for 118.00 CNY, unless overridden. */
+export function orderRecord(
   overrides: Partial<OrderRecord> & { payAmountMinor?: number; payCurrency?: Currency } = {},
-): Promise<OrderRecord> {
+): OrderRecord {
   const orderId = overrides.orderId ?? `ord_${randomUUID().replace(/-/g, '').slice(0, 20)}`;
   const now = new Date().toISOString();
   const order: OrderRecord = {
@@ -32,6 +32,14 @@ export async function putOrder(
     refundBaseCumulativeMinor: 0,
     ...overrides,
   };
+  return order;
+}
+
+export async function putOrder(
+  r: TestResources,
+  overrides: Partial<OrderRecord> & { payAmountMinor?: number; payCurrency?: Currency } = {},
+): Promise<OrderRecord> {
+  const order = orderRecord(overrides);
   await r.doc.send(new PutCommand({ TableName: r.tables.orders, Item: order }));
   return order;
 }
