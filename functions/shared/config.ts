@@ -22,7 +22,9 @@ export function readConfig<S extends z.ZodMiniObject>(schema: S, env: Env): z.in
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '?');
     const value = env[name];
-    return { name, text: `${name}: ${issue.message}${value === undefined ? ' (not set)' : ''}` };
+    // A missing variable reads better as "required" than as zod's type message.
+    const text = value === undefined ? 'is required (not set)' : issue.message;
+    return { name, text: `${name}: ${text}` };
   });
   throw new ConfigError(
     `invalid configuration: ${problems.map((p) => p.text).join('; ')}`,
