@@ -3,7 +3,8 @@
  * reconciliations table, one report and one alert however often S3 notifies, a fresh report for new
  * content, bad files as clear statuses, and a 100,000-row file streamed through the real handler.
  */
-import { createReadStream, mkdtempSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -244,6 +245,21 @@ describe('reconcile handler', () => {
     expect(truncated.rows.rejected).toBe(1);
     expect(await read('reports/stripe/truncated/exceptions.csv')).toMatch(/rejected,stripe,.*line 3/);
   });
+
+  it('reports a 50 MB file that is not a settlement file as failed, reading it as a stream', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'daigou-recon-'));
+    const file = path.join(dir, 'garbage.bin');
+    const chunk = randomBytes(1 << 20);
+    writeFileSync(file, Buffer.concat(Array.from({ length: 50 }, () => chunk)));
+    const key = 'incoming/stripe/export-50mb.csv';
+    await put(key, createReadStream(file), statSync(file).size);
+    const [run] = await handler(s3Event(key));
+    const summary = JSON.parse(await read(`${run!.reportPrefix}summary.json`));
+    expect(summary.status).toBe('failed');
+    expect(summary.reasons.join(' ')).toMatch(/column|header|encoding|not/i);
+    // The content identity still names the whole object, so a corrected re-upload is a new report.
+    expect(summary.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
 
   it('streams a 100,000-row file through the real handler', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'daigou-recon-'));
