@@ -14,6 +14,21 @@ export type BundleBench = Record<string, { kb: number; initMs: number }>;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** Imports the bundle in a fresh process; a bundle that cannot start fails with its own error line. */
+function initOnce(name: string, script: string, env: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? '');
+    const reason = stderr.split('\n').find((line) => /^\w*Error\b/.test(line)) ?? stderr.slice(-300);
+    throw new Error(`the ${name} bundle does not start: ${reason}`);
+  }
+}
+
 export async function benchBundles(
   outDir: string,
   log: (s: string) => void,
@@ -50,11 +65,7 @@ export async function benchBundles(
     const script = `const t=performance.now();await import(${JSON.stringify(path.resolve(outfile))});process.stdout.write(String(performance.now()-t))`;
     const times: number[] = [];
     for (let i = 0; i < samples; i++) {
-      times.push(
-        Number(
-          execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' }),
-        ),
-      );
+      times.push(Number(initOnce(name, script, env)));
     }
     out[name] = { kb, initMs: Math.round(median(times)) };
     byEntry.set(def.entry, out[name]);

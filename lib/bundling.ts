@@ -10,6 +10,7 @@ export const bundlingOptions: {
   minify: boolean;
   keepNames: boolean;
   sourcemap: 'external';
+  banner: { js: string };
 } = {
   format: 'esm',
   platform: 'node',
@@ -21,4 +22,9 @@ export const bundlingOptions: {
   // Error classes are told apart by `name` in logs and alarms; minification would mangle them.
   keepNames: true,
   sourcemap: 'external',
+  // aws-xray-sdk-core (under Powertools Tracer) is CommonJS and `require`s Node built-ins, which an ESM
+  // bundle cannot do without a `require` in scope: "Dynamic require of "util" is not supported".
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
 };

@@ -102,6 +102,7 @@ export class PaymentsFunction extends Construct {
         mainFields: bundlingOptions.mainFields,
         minify: bundlingOptions.minify,
         keepNames: bundlingOptions.keepNames,
+        banner: bundlingOptions.banner.js,
         sourceMap: true,
         sourceMapMode: SourceMapMode.EXTERNAL,
         // Bundle everything, the AWS SDK included: tree-shaken, it cold-starts faster than the runtime copy
