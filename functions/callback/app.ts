@@ -95,8 +95,9 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
   const config = readConfig(ConfigSchema, env);
   const { logger, metrics } = createObservability(env, 'daigou-callback');
   const tracer = createTracer(env, 'daigou-callback');
-  const dynamo =
-    overrides.dynamo ?? tracer.captureAWSv3Client(createDynamoClient(env)) ?? createDynamoClient(env);
+  const dynamo = overrides.dynamo ?? createDynamoClient(env);
+  // Patches the client in place: a subsegment per DynamoDB call (a no-op when tracing is off).
+  tracer.captureAWSv3Client(dynamo);
   const store =
     overrides.store ??
     new DynamoCallbackStore(dynamo, { payments: config.PAYMENTS_TABLE, orders: config.ORDERS_TABLE });
