@@ -57,7 +57,11 @@ describe('crash safety', () => {
       commit: () => new Promise<never>(() => {}),
     });
     const crashed = createHandler(env, { store: dying });
-    void call(crashed, payload, 400);
+    // Lambda ends it at its timeout (middy answers just before, as the runtime would kill it).
+    const crashedCall = call(crashed, payload, 400).then(
+      () => 'answered',
+      () => 'timed out',
+    );
     await new Promise((resolve) => setTimeout(resolve, 150));
 
     const healthy = createHandler(env);
@@ -69,6 +73,7 @@ describe('crash safety', () => {
     // The lock expires with the invocation; the gateway's retry applies the event.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await call(healthy, payload)).toEqual({ statusCode: 200, body: { status: 'processed' } });
+    expect(await crashedCall).toBe('timed out');
     expect(await ledgerFor(o.orderId)).toHaveLength(1);
     expect(await statusOf(o.orderId)).toBe('paid');
   });

@@ -34,16 +34,28 @@ export class RecordSplitter {
   private lastLine = 0;
 
   push(chunk: string, sink: RecordSink): void {
-    const buf = this.rest ? this.rest + chunk : chunk;
     let start = 0;
-    for (;;) {
-      const nl = buf.indexOf('\n', start);
-      if (nl < 0) break;
-      const end = nl > start && buf.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-      this.physical(buf.slice(start, end), sink);
+    if (this.rest) {
+      // Only the line that straddles the chunk boundary is joined: `rest + chunk` made every chunk a
+      // cons string, and each indexOf on a cons string leaves the fast builtin (~0.4 s per 1M lines).
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) {
+        this.rest += chunk;
+        return;
+      }
+      const line = this.rest + chunk.slice(0, nl);
+      this.rest = '';
+      this.physical(line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line, sink);
       start = nl + 1;
     }
-    this.rest = start === 0 ? buf : buf.slice(start);
+    for (;;) {
+      const nl = chunk.indexOf('\n', start);
+      if (nl < 0) break;
+      const end = nl > start && chunk.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      this.physical(chunk.slice(start, end), sink);
+      start = nl + 1;
+    }
+    this.rest = start === 0 ? chunk : chunk.slice(start);
   }
 
   end(sink: RecordSink): SplitEnd {
@@ -198,4 +210,150 @@ export function field(fields: readonly string[], index: number): string {
   if (index < 0) return '';
   const v = fields[index];
   return v === undefined ? '' : v.trim();
+}
+
+/**
+ * The fields of one record located, not cut: {@link scan} records where each field starts and ends
+ * (indexOf over commas and quotes, never char by char), and a field becomes a string only when read.
+ * A hot parser reads the few columns it needs, numbers straight from the text, and never allocates
+ * the rest (a Stripe row has 15 columns, one a quoted description nobody reads).
+ *
+ * Reading is exactly {@link splitFields}: `raw(i)` is `splitFields(text)[i]`, `field(i)` is
+ * `field(splitFields(text), i)`. One instance is reused for every record.
+ */
+export class FieldScanner {
+  /** The record last scanned. */
+  text = '';
+  /** Number of fields. */
+  count = 0;
+  /** Start of field i: its first character, or its opening quote when quoted. */
+  private starts = new Int32Array(32);
+  /** End of field i (exclusive): the comma after it, or the end of the text. */
+  private ends = new Int32Array(32);
+  /** Quoted fields: the index just past the closing quote (text.length + 1 when unterminated); 0 otherwise. */
+  private closes = new Int32Array(32);
+
+  scan(text: string): void {
+    this.text = text;
+    const len = text.length;
+    let n = 0;
+    let i = 0;
+    for (;;) {
+      if (n === this.starts.length) this.grow();
+      this.starts[n] = i;
+      if (text.charCodeAt(i) === QUOTE) {
+        let j = i + 1;
+        let close = -1;
+        for (;;) {
+          const q = text.indexOf('"', j);
+          if (q < 0) break;
+          if (text.charCodeAt(q + 1) === QUOTE) {
+            j = q + 2;
+          } else {
+            close = q + 1;
+            break;
+          }
+        }
+        if (close < 0) {
+          // No closing quote: the field runs to the end of the record, commas and all.
+          this.closes[n] = len + 1;
+          this.ends[n] = len;
+          this.count = n + 1;
+          return;
+        }
+        this.closes[n] = close;
+        const comma = text.indexOf(',', close);
+        if (comma < 0) {
+          this.ends[n] = len;
+          this.count = n + 1;
+          return;
+        }
+        this.ends[n++] = comma;
+        i = comma + 1;
+      } else {
+        this.closes[n] = 0;
+        const comma = text.indexOf(',', i);
+        if (comma < 0) {
+          this.ends[n] = len;
+          this.count = n + 1;
+          return;
+        }
+        this.ends[n++] = comma;
+        i = comma + 1;
+      }
+    }
+  }
+
+  /** `splitFields(text)[i]`: undefined past the last field. */
+  raw(i: number): string | undefined {
+    if (i < 0 || i >= this.count) return undefined;
+    const close = this.closes[i]!;
+    if (close === 0) return this.text.slice(this.starts[i], this.ends[i]);
+    // Between the quotes every `"` is half of a `""` pair; anything after the closing quote is kept.
+    const inner = this.text.slice(this.starts[i]! + 1, close - 1);
+    return (
+      (inner.indexOf('"') < 0 ? inner : inner.replace(/""/g, '"')) + this.text.slice(close, this.ends[i])
+    );
+  }
+
+  /** `field(splitFields(text), i)`: trimmed, '' when the column is absent or the row is short. */
+  field(i: number): string {
+    const v = this.raw(i);
+    if (v === undefined) return '';
+    return needsTrim(v) ? v.trim() : v;
+  }
+
+  /** `field(i) === ''`, without cutting the string in the common cases. */
+  isBlank(i: number): boolean {
+    if (i < 0 || i >= this.count) return true;
+    if (this.closes[i] === 0 && this.starts[i] === this.ends[i]) return true;
+    return this.field(i) === '';
+  }
+
+  /**
+   * Where field i's text lies when it can be read in place: unquoted, present, and starting and ending
+   * with a printable ASCII character (so trimming would not change it). -1 otherwise.
+   */
+  plainStart(i: number): number {
+    if (i < 0 || i >= this.count || this.closes[i] !== 0) return -1;
+    const s = this.starts[i]!;
+    const e = this.ends[i]!;
+    if (s === e || !printable(this.text.charCodeAt(s)) || !printable(this.text.charCodeAt(e - 1))) return -1;
+    return s;
+  }
+
+  /** End of field i (exclusive); meaningful when {@link plainStart} is not -1. */
+  end(i: number): number {
+    return this.ends[i]!;
+  }
+
+  /** `field(i) === value` for a value without edge whitespace, read in place when possible. */
+  equals(i: number, value: string): boolean {
+    const s = this.plainStart(i);
+    if (s < 0) return this.field(i) === value;
+    return this.ends[i]! - s === value.length && this.text.startsWith(value, s);
+  }
+
+  private grow(): void {
+    const size = this.starts.length * 2;
+    const starts = new Int32Array(size);
+    const ends = new Int32Array(size);
+    const closes = new Int32Array(size);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    closes.set(this.closes);
+    this.starts = starts;
+    this.ends = ends;
+    this.closes = closes;
+  }
+}
+
+/** Printable ASCII: no whitespace that `trim()` would remove. */
+function printable(code: number): boolean {
+  return code > 32 && code < 127;
+}
+
+/** Could `trim()` change the string? (Only when an edge character is not printable ASCII.) */
+function needsTrim(s: string): boolean {
+  return s.length > 0 && (!printable(s.charCodeAt(0)) || !printable(s.charCodeAt(s.length - 1)));
 }

@@ -161,6 +161,8 @@ export class Matcher {
     ].map((c) => [c, 0]),
   ) as Record<Category, number>;
   private readonly totals = new Map<string, Totals>();
+  private lastCurrency: string | undefined;
+  private lastTotals: Totals | undefined;
   private readonly exceptions: ExceptionItem[] = [];
   /** Ledger key → line of the first row that claimed it. The one per-entry state we keep. */
   private readonly claimed = new ClaimSet();
@@ -198,11 +200,21 @@ export class Matcher {
     this.batch = [];
     const { gateway, ledger } = this.options;
     // Each key string is built once: its hash is then cached by V8 for the lookup and the claim.
-    const rowKeys = rows.map((r) => ledgerKey(gateway, r.transactionId!, r.kind as 'payment'));
-    const keys = [...new Set(rowKeys)];
-    const byKey = new Map<string, LedgerEntry>();
+    // One map both dedupes the batch's keys and receives the entries (null: asked, not found).
+    const rowKeys: string[] = new Array(rows.length);
+    const keys: string[] = [];
+    const byKey = new Map<string, LedgerEntry | null>();
+    for (let i = 0; i < rows.length; i++) {
+      const key = ledgerKey(gateway, rows[i]!.transactionId!, rows[i]!.kind as 'payment');
+      rowKeys[i] = key;
+      if (!byKey.has(key)) {
+        byKey.set(key, null);
+        keys.push(key);
+      }
+    }
     for (let i = 0; i < keys.length; i += LEDGER_BATCH_SIZE) {
-      for (const entry of await ledger.getByKeys(keys.slice(i, i + LEDGER_BATCH_SIZE))) {
+      const slice = keys.length <= LEDGER_BATCH_SIZE ? keys : keys.slice(i, i + LEDGER_BATCH_SIZE);
+      for (const entry of await ledger.getByKeys(slice)) {
         if (countsInTotals(entry)) byKey.set(entry.pk, entry);
       }
     }
@@ -284,11 +296,15 @@ export class Matcher {
   }
 
   private totalsFor(currency: string): Totals {
+    // Rows of a file share a currency or two: remember the last one asked for.
+    if (currency === this.lastCurrency && this.lastTotals) return this.lastTotals;
     let t = this.totals.get(currency);
     if (!t) {
       t = { ledgerGrossMinor: 0, settlementGrossMinor: 0, feesMinor: 0, netMinor: 0 };
       this.totals.set(currency, t);
     }
+    this.lastCurrency = currency;
+    this.lastTotals = t;
     return t;
   }
 

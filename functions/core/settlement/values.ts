@@ -51,6 +51,42 @@ export function minorOf(
   }
 }
 
+/**
+ * The fast path of {@link minorOf} read in place: `text[s, e)` when it is exactly
+ * `-?\d{1,13}(\.\d{1,2})?` (what SIMPLE_MAJOR accepts), as minor units of a 2-decimal currency;
+ * NaN for anything else (the caller then cuts the field and calls minorOf, which decides).
+ */
+export function simpleMinor2At(text: string, s: number, e: number): number {
+  let i = s;
+  const negative = text.charCodeAt(i) === 45;
+  if (negative) i++;
+  let units = 0;
+  let intDigits = 0;
+  for (; i < e; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    units = units * 10 + c;
+    intDigits++;
+  }
+  if (intDigits === 0 || intDigits > 13) return Number.NaN;
+  units *= 100;
+  if (i < e) {
+    if (text.charCodeAt(i) !== 46) return Number.NaN;
+    const fracDigits = e - i - 1;
+    if (fracDigits < 1 || fracDigits > 2) return Number.NaN;
+    const d1 = text.charCodeAt(i + 1) - 48;
+    if (d1 < 0 || d1 > 9) return Number.NaN;
+    let frac = d1 * 10;
+    if (fracDigits === 2) {
+      const d2 = text.charCodeAt(i + 2) - 48;
+      if (d2 < 0 || d2 > 9) return Number.NaN;
+      frac += d2;
+    }
+    units += frac;
+  }
+  return negative && units !== 0 ? -units : units;
+}
+
 function fraction2(digits: string): number {
   return digits.length === 1 ? Number(digits) * 10 : Number(digits);
 }
@@ -170,13 +206,30 @@ function digit(raw: string, i: number): number {
 }
 
 function isPlainUtc(raw: string): boolean {
-  const sep = raw.charCodeAt(10);
-  if (raw.charCodeAt(4) !== 45 || raw.charCodeAt(7) !== 45 || (sep !== 32 && sep !== 84)) return false;
-  if (raw.charCodeAt(13) !== 58 || raw.charCodeAt(16) !== 58) return false;
-  const two = (i: number) => digit(raw, i) * 10 + digit(raw, i + 1);
-  const year = two(0) * 100 + two(2);
+  return isPlainUtcAt(raw, 0);
+}
+
+/** Two decimal digits at `i` as a number; NaN when either is no digit. */
+function twoDigits(raw: string, i: number): number {
+  return digit(raw, i) * 10 + digit(raw, i + 1);
+}
+
+/** `YYYY-MM-DD HH:MM:SS` (or with `T`) at `s`, a valid date and time. No closure: this runs per row. */
+export function isPlainUtcAt(raw: string, s: number): boolean {
+  const sep = raw.charCodeAt(s + 10);
+  if (raw.charCodeAt(s + 4) !== 45 || raw.charCodeAt(s + 7) !== 45 || (sep !== 32 && sep !== 84))
+    return false;
+  if (raw.charCodeAt(s + 13) !== 58 || raw.charCodeAt(s + 16) !== 58) return false;
+  const year = twoDigits(raw, s) * 100 + twoDigits(raw, s + 2);
   // NaN (a non-digit) fails every comparison in validParts.
-  return validParts(year, two(5), two(8), two(11), two(14), two(17));
+  return validParts(
+    year,
+    twoDigits(raw, s + 5),
+    twoDigits(raw, s + 8),
+    twoDigits(raw, s + 11),
+    twoDigits(raw, s + 14),
+    twoDigits(raw, s + 17),
+  );
 }
 
 function validParts(

@@ -1,0 +1,160 @@
+/**
+ * The reconciliation's fast paths read the same values as the plain ones they stand in for: the field
+ * scanner as splitFields + field, the in-place amount reader as minorOf, the claim table as a Map,
+ * the UTF-8 decoder (ASCII chunks as latin1) as one TextDecoder over the whole file.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ClaimSet } from '../../../functions/core/settlement/claims.ts';
+import { FieldScanner, field, splitFields } from '../../../functions/core/settlement/csv.ts';
+import { decodeText } from '../../../functions/core/settlement/index.ts';
+import {
+  isoUtcOf,
+  isPlainUtcAt,
+  minorOf,
+  simpleMinor2At,
+} from '../../../functions/core/settlement/values.ts';
+import { stripeCsv } from '../../fixtures/settlement/builders.ts';
+import { chunked, utf8 } from '../../fixtures/settlement/bytes.ts';
+
+const csvText = fc
+  .array(fc.constantFrom('a', 'b', ',', '"', '""', ' ', '\u00a0', '\t', 'é', '1', '\n'), { maxLength: 16 })
+  .map((parts) => parts.join(''));
+
+describe('FieldScanner', () => {
+  it('reads every field as splitFields and field do', () => {
+    const scanner = new FieldScanner();
+    fc.assert(
+      fc.property(csvText, (text) => {
+        const fields = splitFields(text);
+        scanner.scan(text);
+        expect(scanner.count).toBe(fields.length);
+        for (let i = -1; i <= fields.length + 1; i++) {
+          expect(scanner.raw(i)).toBe(i < 0 ? undefined : fields[i]);
+          expect(scanner.field(i)).toBe(field(fields, i));
+          expect(scanner.isBlank(i)).toBe(field(fields, i) === '');
+          expect(scanner.equals(i, 'a')).toBe(field(fields, i) === 'a');
+          const s = scanner.plainStart(i);
+          if (s >= 0) expect(text.slice(s, scanner.end(i))).toBe(field(fields, i));
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('reads a Stripe line with a quoted description, and grows past 32 fields', () => {
+    const scanner = new FieldScanner();
+    scanner.scan('txn_1,"Order O-1, ""tea set""",,pi_1');
+    expect([0, 1, 2, 3].map((i) => scanner.raw(i))).toEqual(['txn_1', 'Order O-1, "tea set"', '', 'pi_1']);
+    const wide = Array.from({ length: 70 }, (_, i) => `f${i}`).join(',');
+    scanner.scan(wide);
+    expect(scanner.count).toBe(70);
+    expect(scanner.raw(69)).toBe('f69');
+  });
+});
+
+describe('in-place values', () => {
+  const amount = fc.oneof(
+    fc.stringMatching(/^-?\d{1,14}(\.\d{0,3})?$/),
+    fc.constantFrom('', '-', '.5', '1.', '-0.00', '+1.00', '1e3', ' 1.00', '1,00', '１'),
+  );
+
+  it('simpleMinor2At accepts what minorOf reads fast, with the same value, and nothing else', () => {
+    fc.assert(
+      fc.property(amount, (raw) => {
+        const fast = simpleMinor2At(`x${raw}y`, 1, raw.length + 1);
+        if (/^-?\d{1,13}(?:\.\d{1,2})?$/.test(raw)) expect(fast).toBe(minorOf(raw, 'USD', 'gross'));
+        else expect(fast).toBeNaN();
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('isPlainUtcAt accepts valid `YYYY-MM-DD HH:MM:SS` only, read at an offset', () => {
+    const valid = ['2026-11-23 10:00:00', '2026-11-23T23:59:59', '2028-02-29 12:00:00'];
+    const invalid = [
+      '2026-02-29 12:00:00',
+      '2026-11-23 24:00:00',
+      '2026-11-23 10:60:00',
+      '2026/11/23 10:00:00',
+      '2026-1a-23 10:00:00',
+    ];
+    for (const raw of valid) {
+      expect(isPlainUtcAt(`,${raw}`, 1)).toBe(true);
+      expect(isoUtcOf(raw, 0, 'created_utc')).toBe(`${raw.slice(0, 10)}T${raw.slice(11)}.000Z`);
+    }
+    for (const raw of invalid) expect(isPlainUtcAt(`,${raw}`, 1)).toBe(false);
+  });
+});
+
+describe('ClaimSet', () => {
+  it('answers as a Map of first claims would, across growth and non-Latin-1 keys', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.array(fc.constantFrom('a', 'b', '#', '1', '中', 'é'), { maxLength: 5 }).map((p) => p.join('')),
+            fc.integer({ min: 0, max: 1000 }),
+          ),
+          { maxLength: 3000 },
+        ),
+        (ops) => {
+          const set = new ClaimSet();
+          const ref = new Map<string, number>();
+          for (const [key, line] of ops) {
+            const before = ref.get(key);
+            if (before === undefined) ref.set(key, Math.max(1, line));
+            expect(set.claim(key, line)).toBe(before);
+            expect(set.get(key)).toBe(ref.get(key));
+          }
+          expect(set.size).toBe(ref.size);
+          expect(set.has('never claimed')).toBe(false);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('UTF-8 decoding', () => {
+  async function decode(bytes: Uint8Array, size: number): Promise<string> {
+    let out = '';
+    for await (const s of decodeText(chunked(bytes, size))) out += s;
+    return out;
+  }
+
+  it('matches one TextDecoder when ASCII and non-ASCII chunks alternate, cut anywhere', async () => {
+    // Past the 64 KiB sniff window, so later chunks take the per-chunk path.
+    const text = `${'a,b\n'.repeat(20_000)}é,✓,😀\n${'c,d\n'.repeat(5_000)}\uFEFFmid-file BOM kept\n`;
+    for (const bom of [false, true]) {
+      const bytes = utf8(text, bom);
+      for (const size of [1, 3, 1000, 65_537]) expect(await decode(bytes, size)).toBe(text);
+    }
+  });
+
+  it('replaces bad bytes as TextDecoder does, whichever chunk they fall in', async () => {
+    const good = utf8('x,y\n'.repeat(20_000));
+    const bad = new Uint8Array([0x61, 0xe2, 0x82, 0x0a, 0xff, 0xc3, 0x61, 0xf0, 0x9f, 0x98]);
+    const bytes = new Uint8Array(good.length + bad.length);
+    bytes.set(good);
+    bytes.set(bad, good.length);
+    const expected = new TextDecoder().decode(bytes);
+    // (In one chunk the bad bytes would fall in the 64 KiB sniff window: GBK, by design.)
+    for (const size of [1, 2, 7, 4096]) expect(await decode(bytes, size)).toBe(expected);
+  });
+
+  it('reads the same Stripe rows whatever the chunk size', async () => {
+    const csv = stripeCsv([
+      {
+        kind: 'payment',
+        transactionId: 'pi_é',
+        orderId: 'O-✓',
+        currency: 'USD',
+        grossMinor: 1000,
+        feeMinor: 59,
+        at: '2026-11-23T10:00:00.000Z',
+      },
+    ]);
+    for (const size of [1, 5, 64 * 1024]) expect(await decode(utf8(csv), size)).toBe(csv);
+  });
+});
