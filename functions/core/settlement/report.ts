@@ -96,7 +96,10 @@ const EXCEPTION_HEADER =
 /** RFC 4180 quoting: only when needed (comma, quote, CR/LF, or edge spaces Excel would trim). */
 export function csvField(value: string | number | undefined): string {
   if (value === undefined) return '';
-  const s = String(value);
+  let s = String(value);
+  // Finance opens this in a spreadsheet: text from a settlement file that starts like a formula
+  // (=, +, -, @) is shown as text, not evaluated. Numbers (negative amounts) are left as they are.
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = `'${s}`;
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -158,6 +158,17 @@ describe('exceptions.csv', () => {
     ]);
     expect(csv.split('\r\n')[1]).toBe('rejected,acme,,,,,,,,,,"line 3: bad ""x"", really"');
   });
+
+  it('never hands a spreadsheet a formula from a settlement file', () => {
+    expect(csvField('=HYPERLINK("http://evil","x")')).toBe(`"'=HYPERLINK(""http://evil"",""x"")"`);
+    expect(csvField('+cmd|x')).toBe("'+cmd|x");
+    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvField('-2+3')).toBe("'-2+3");
+    // Amounts stay numbers, signed ones included.
+    expect(csvField('-1999')).toBe('-1999');
+    expect(csvField('-19.99')).toBe('-19.99');
+    expect(csvField(-5)).toBe('-5');
+  });
 });
 
 describe('report.html', () => {
