@@ -3,9 +3,11 @@
  * write `reports/{gateway}/{fileStem}/` (exceptions.csv, report.html, then summary.json). The file is
  * streamed; the same content delivered twice yields one report and at most one alert.
  */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { bucket as bucketDef } from '../../lib/topology.ts';
+import { bucket as bucketDef, customMetrics } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
 import { DynamoLedgerLookup } from '../adapters/settlement-ledger.ts';
@@ -87,7 +89,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const feeSchedule = parseFeeSchedule(config.FEE_SCHEDULE);
   const lagDays = Number(config.SETTLEMENT_LAG_DAYS);
   const threshold = Number(config.RECON_ALERT_THRESHOLD);
-  const { logger } = createObservability(env, 'daigou-reconcile');
+  const { logger, metrics } = createObservability(env, 'daigou-reconcile');
   const doc = createDocumentClient(createDynamoClient(env));
   const objects = new SettlementObjects(createS3Client(env));
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
@@ -133,6 +135,8 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     // Recorded before alerting: a crash in between loses at most the alert, never doubles it.
     await runs.complete(objectId, result.sha256, result.summary, reportPrefix);
     const { summary } = result;
+    // The drift alarm watches this metric; the alert below tells people which file and why.
+    metrics.addMetric(customMetrics.names.reconciliationDrift, MetricUnit.NoUnit, summary.drift.byValue);
     if (summary.alert.raised) {
       await alerts.raise('Reconciliation Drift Exceeded', {
         gateway,
@@ -165,6 +169,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
       }
       out.push(await reconcileObject(bucket, decodeS3Key(record.s3.object.key), record.s3.object.versionId));
     }
+    if (out.some((run) => run.outcome === 'reported')) metrics.publishStoredMetrics();
     return out;
   };
 }
