@@ -13,6 +13,7 @@ import { countsInTotals, type LedgerEntry, ledgerKey } from '../ledger.ts';
 import { type Currency, divRoundHalfUp, formatMajor, isCurrency, parseDecimal } from '../money.ts';
 import { ClaimSet } from './claims.ts';
 import { SettlementConfigError } from './errors.ts';
+import { zeroCounts } from './report.ts';
 import type { Category, ExceptionItem, ParsedItem, Period, RejectedRow, SettlementRow } from './types.ts';
 
 /**
@@ -145,21 +146,7 @@ export function expectedFee(grossMinor: number, rule: FeeRule): number {
  * file's coverage. One instance per file.
  */
 export class Matcher {
-  private readonly counts = Object.fromEntries(
-    [
-      'matched',
-      'amount_mismatch',
-      'currency_mismatch',
-      'fee_mismatch',
-      'missing_in_ledger',
-      'missing_in_settlement',
-      'pending_settlement',
-      'duplicate_in_settlement',
-      'double_payment',
-      'unmatched_refund',
-      'ignored',
-    ].map((c) => [c, 0]),
-  ) as Record<Category, number>;
+  private readonly counts = zeroCounts();
   private readonly totals = new Map<string, Totals>();
   private lastCurrency: string | undefined;
   private lastTotals: Totals | undefined;
