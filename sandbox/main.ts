@@ -2,7 +2,7 @@
  * The local sandbox: the same handlers as AWS, against real protocol servers on 127.0.0.1, all built
  * from lib/topology.ts. `startSandbox()` is used by `npm start`, the e2e tests, the demo and the bench.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,9 +143,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const keys = loadOrCreateGatewayKeys(inMemory ? undefined : path.join(dir, 'gateways.json'));
     const api = `http://127.0.0.1:${port}`;
     const fxProvider = new FakeFxProvider();
-    const deadLetters = new DeadLetters(
-      inMemory ? mkdtempSync(path.join(tmpdir(), 'daigou-dead-letters-')) : path.join(dir, 'dead-letters'),
-    );
+    const deadLetterDir = inMemory
+      ? mkdtempSync(path.join(tmpdir(), 'daigou-dead-letters-'))
+      : path.join(dir, 'dead-letters');
+    if (inMemory) stops.push(async () => rmSync(deadLetterDir, { recursive: true, force: true }));
+    const deadLetters = new DeadLetters(deadLetterDir);
 
     const baseEnv: Record<string, string> = {
       AWS_REGION: region,
