@@ -58,7 +58,22 @@ export function gatewayDay(gateway: string, receivedAt: string): string {
   return `${gateway}#${receivedAt.slice(0, 10)}`;
 }
 
+/**
+ * The sign each ledger kind carries in reconciliation totals (contract §5): money in is positive
+ * (payments, refund failures that give a refund back, reinstatements of a won dispute), money out is
+ * negative (refunds, their adjustments, reversals). Attempts and quarantined deliveries count nowhere.
+ * A `Map`, so a kind read from outside can never hit an object prototype key.
+ */
+export const KIND_SIGN: ReadonlyMap<string, 1 | -1> = new Map<string, 1 | -1>([
+  ['payment', 1],
+  ['refund', -1],
+  ['refund_adjustment', -1],
+  ['refund_failed', 1],
+  ['reversal', -1],
+  ['reinstatement', 1],
+]);
+
 /** Entries that count in reconciliation totals: effects, not attempts or quarantined deliveries. */
 export function countsInTotals(entry: Pick<LedgerEntry, 'kind'>): boolean {
-  return entry.kind === 'payment' || entry.kind === 'refund' || entry.kind === 'reversal';
+  return KIND_SIGN.has(entry.kind);
 }
