@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * One `npm test` runs four layers. Integration and e2e share one DynamoDB Local and one s3rver,
+ * One `npm test` runs five layers. Integration and e2e share one DynamoDB Local and one s3rver,
  * started once per run by test/setup/global.ts.
  */
 export default defineConfig({
@@ -32,6 +32,17 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/setup/global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // Gateway conformance: payloads and files as the gateways document and deliver them, through the
+        // real handlers against DynamoDB Local and s3rver. Each fixture names the document it follows.
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.test.ts'],
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
