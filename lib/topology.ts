@@ -282,19 +282,68 @@ export function resourceEnvVars(
 }
 
 /**
+ * Per `FX_PROVIDER` (CONTRACT §4 "Real providers"): its documented URL and the `FX_MAX_AGE_SECONDS` that fits
+ * its publication rhythm (the FxRateAgeSeconds alarm uses the same number).
+ * - `pairs`: our own format; no public provider answers it, so the URL is a placeholder (`.invalid` never
+ *   resolves) until a deployment names its own. 20 minutes: four missed 5-minute refreshes.
+ * - `base-rates`: Open Exchange Rates' `latest.json` by default. Its entry plans publish hourly, so
+ *   75 minutes: one publication interval, the 5-minute schedule and a margin.
+ * - `ecb`: published around 16:00 CET each TARGET working day, as of the 14:15 CET concertation. The longest
+ *   gap is Maundy Thursday to the Tuesday after Easter Monday (a weekend and two holidays): 5 days and 6 hours
+ *   cover it with about four hours to spare for a late publication.
+ */
+export const fxProviderDefaults = {
+  pairs: { FX_PROVIDER_URL: 'https://fx-provider.invalid/v1/rates', FX_MAX_AGE_SECONDS: '1200' },
+  'base-rates': {
+    FX_PROVIDER_URL: 'https://openexchangerates.org/api/latest.json',
+    FX_MAX_AGE_SECONDS: '4500',
+  },
+  ecb: {
+    FX_PROVIDER_URL: 'https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml',
+    FX_MAX_AGE_SECONDS: '453600',
+  },
+} as const;
+
+export type FxProviderName = keyof typeof fxProviderDefaults;
+
+/**
+ * The FX settings of a deployment (CDK context) or a sandbox run (environment): the provider's defaults,
+ * overridden by an explicit URL or maximum age. Throws on an unknown provider name.
+ */
+export function fxProviderSettings(
+  provider: string,
+  overrides: { url?: string | undefined; maxAgeSeconds?: string | undefined } = {},
+): { FX_PROVIDER: FxProviderName; FX_PROVIDER_URL: string; FX_MAX_AGE_SECONDS: string } {
+  if (!Object.hasOwn(fxProviderDefaults, provider)) {
+    throw new Error(
+      `FX provider ${JSON.stringify(provider)} is not one of ${Object.keys(fxProviderDefaults).join(', ')}`,
+    );
+  }
+  const defaults = fxProviderDefaults[provider as FxProviderName];
+  return {
+    FX_PROVIDER: provider as FxProviderName,
+    FX_PROVIDER_URL: overrides.url || defaults.FX_PROVIDER_URL,
+    FX_MAX_AGE_SECONDS: overrides.maxAgeSeconds || defaults.FX_MAX_AGE_SECONDS,
+  };
+}
+
+/**
  * Default non-secret settings every function receives, in AWS and in the sandbox alike (CONTRACT §3–§5).
- * The CDK app overrides `FX_PROVIDER_URL` with the context value `fxProviderUrl`; the sandbox points it at
- * its own FX provider.
+ * The CDK app replaces the FX provider settings from the context (`fxProvider`, `fxProviderUrl`); the
+ * sandbox points them at its own FX provider unless FX_PROVIDER / FX_PROVIDER_URL are set.
  */
 export const defaultSettings = {
   BASE_CURRENCY: 'CNY',
-  /** Placeholder (`.invalid` never resolves): a deployment must set `-c fxProviderUrl=…`. */
-  FX_PROVIDER_URL: 'https://fx-provider.invalid/v1/rates',
+  FX_PROVIDER: 'pairs',
+  /** Placeholder (`.invalid` never resolves): a `pairs` deployment must set `-c fxProviderUrl=…`. */
+  FX_PROVIDER_URL: fxProviderDefaults.pairs.FX_PROVIDER_URL,
   FX_PAIRS: 'USD/CNY,EUR/CNY,GBP/CNY,JPY/CNY,HKD/CNY',
-  FX_MAX_AGE_SECONDS: '1200',
+  FX_MAX_AGE_SECONDS: fxProviderDefaults.pairs.FX_MAX_AGE_SECONDS,
   FX_LIVE_TIMEOUT_MS: '500',
+  FX_LIVE_CACHE_SECONDS: '60',
   FX_MAX_DEVIATION: '0.02',
   FX_MAX_JUMP: '0.10',
+  FX_MAX_DAILY_DRIFT: '0.15',
   SETTLEMENT_LAG_DAYS: '2',
   RECON_ALERT_THRESHOLD: '0.005',
   REFUND_BUFFER_RATE: '0.006',

@@ -4,6 +4,45 @@
  * (`{"rates":{"USD/CNY":"7.250000"}}`, optionally `"delayMs"` to be slow or `"status"` to fail).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { fxProviderSettings } from '../lib/topology.ts';
+
+/** Provider settings the sandbox passes through from its own environment (CONTRACT §4 "Real providers"). */
+const PASSED_THROUGH = [
+  'FX_PROVIDER_API_KEY',
+  'FX_PROVIDER_KEY_IN',
+  'FX_PROVIDER_RATES_PATH',
+  'FX_PROVIDER_AS_OF_PATH',
+  'FX_PROVIDER_SOURCE_PATH',
+  'FX_PROVIDER_BASE_PATH',
+] as const;
+
+/**
+ * The FX settings of the sandbox's functions: its own `pairs` provider at `ownUrl`, unless `FX_PROVIDER` or
+ * `FX_PROVIDER_URL` is set in the sandbox's environment; then that provider (its documented URL when only
+ * `FX_PROVIDER` is set), with `FX_PROVIDER_API_KEY` as the key (the sandbox has no Secrets Manager).
+ * Plain http is allowed to loopback hosts only, and only here.
+ */
+export function sandboxFxEnv(env: NodeJS.ProcessEnv, ownUrl: string): Record<string, string> {
+  const loopback = { FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true' };
+  if (!env.FX_PROVIDER && !env.FX_PROVIDER_URL) {
+    return {
+      ...fxProviderSettings('pairs', { url: ownUrl, maxAgeSeconds: env.FX_MAX_AGE_SECONDS }),
+      ...loopback,
+    };
+  }
+  const settings: Record<string, string> = {
+    ...fxProviderSettings(env.FX_PROVIDER || 'pairs', {
+      url: env.FX_PROVIDER_URL,
+      maxAgeSeconds: env.FX_MAX_AGE_SECONDS,
+    }),
+    ...loopback,
+  };
+  for (const name of PASSED_THROUGH) {
+    const value = env[name];
+    if (value) settings[name] = value;
+  }
+  return settings;
+}
 
 /** Base currency CNY: 1 unit of the pay currency = rate CNY. */
 export const SANDBOX_RATES: Record<string, string> = {

@@ -24,7 +24,7 @@ import {
 import { type Invoke, type LocalRoute, routesFromTopology, startApiServer } from './api-gateway.ts';
 import { DeadLetters, invokeAsync } from './dead-letters.ts';
 import { startDynamoDbLocal } from './dynamodb.ts';
-import { FakeFxProvider } from './fx-provider.ts';
+import { FakeFxProvider, sandboxFxEnv } from './fx-provider.ts';
 import { loadOrCreateGatewayKeys, type SandboxGatewayKeys } from './gateway-keys.ts';
 import { gatewaySecretFor } from './gateway-secrets.ts';
 import { loadFunction } from './lambda.ts';
@@ -159,7 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_METRICS_NAMESPACE: 'DaigouPayments',
       ...defaultSettings,
-      FX_PROVIDER_URL: `${api}/_sandbox/fx/provider`,
+      ...sandboxFxEnv(process.env, `${api}/_sandbox/fx/provider`),
       PAYPAL_CERT_HOSTS: `127.0.0.1:${port}`,
       ...options.functionEnv,
     };

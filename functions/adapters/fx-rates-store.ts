@@ -2,12 +2,13 @@
  * The fxRates table: pk `pair`, sk "current" (the last good rate) and "history#{fetchedAt}" (one record per
  * fetch and pair, accepted or not, so a rejected answer can be audited later).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { FxHistoryRecord, FxRateStore, StoredRate } from '../core/fx.ts';
 
@@ -30,6 +31,9 @@ export class DynamoFxRateStore implements FxRateStore {
       asOf: String(Item.asOf),
       source: String(Item.source),
       updatedAt: String(Item.updatedAt),
+      ...(typeof Item.dayFirstDay === 'string' && typeof Item.dayFirstRate === 'string'
+        ? { dayFirst: { day: Item.dayFirstDay, rate: Item.dayFirstRate } }
+        : {}),
     };
   }
 
@@ -38,14 +42,7 @@ export class DynamoFxRateStore implements FxRateStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            pair: rate.pair,
-            sk: CURRENT,
-            rate: rate.rate,
-            asOf: rate.asOf,
-            source: rate.source,
-            updatedAt: rate.updatedAt,
-          },
+          Item: currentItem(rate),
           ...(expected
             ? {
                 ConditionExpression: '#rate = :expectedRate AND asOf = :expectedAsOf',
@@ -62,6 +59,36 @@ export class DynamoFxRateStore implements FxRateStore {
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async putAll(rates: readonly StoredRate[]): Promise<boolean> {
+    if (rates.length === 0) return true;
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: rates.map((rate) => ({
+            Put: {
+              TableName: this.tableName,
+              Item: currentItem(rate),
+              ConditionExpression: 'attribute_not_exists(pair) OR asOf <= :asOf',
+              ExpressionAttributeValues: { ':asOf': rate.asOf },
+            },
+          })),
+        }),
+      );
+      return true;
+    } catch (error) {
+      // Cancelled for a condition: a newer rate is stored for some pair. Anything else (conflict, throttling)
+      // is transient and thrown, so the schedule's retry takes it.
+      if (
+        error instanceof TransactionCanceledException &&
+        error.CancellationReasons?.some((r) => r.Code === 'ConditionalCheckFailed') &&
+        error.CancellationReasons.every((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'None')
+      ) {
+        return false;
+      }
       throw error;
     }
   }
@@ -88,6 +115,18 @@ export class DynamoFxRateStore implements FxRateStore {
       if (pending.length) throw new Error(`${pending.length} FX history records left unprocessed`);
     }
   }
+}
+
+function currentItem(rate: StoredRate): Record<string, unknown> {
+  return {
+    pair: rate.pair,
+    sk: CURRENT,
+    rate: rate.rate,
+    asOf: rate.asOf,
+    source: rate.source,
+    updatedAt: rate.updatedAt,
+    ...(rate.dayFirst ? { dayFirstDay: rate.dayFirst.day, dayFirstRate: rate.dayFirst.rate } : {}),
+  };
 }
 
 function historyItem(record: FxHistoryRecord): Record<string, unknown> {

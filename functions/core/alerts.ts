@@ -5,6 +5,7 @@ export const ALERT_TYPES = [
   'Double Payment',
   'Callback Quarantined',
   'FX Rate Jump',
+  'FX Provider Rejected',
   'Refund Buffer Negative',
   'Unsolicited Refund',
   'Refund Exceeds Paid',

@@ -8,7 +8,7 @@ import * as z from 'zod/mini';
 import { defaultSettings } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
-import { httpFxProviderEnv, httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';
+import { fxProviderEnv, httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';
 import { createFxMetrics, type FlushableFxMetrics } from '../adapters/fx-metrics.ts';
 import { DynamoFxRateStore } from '../adapters/fx-rates-store.ts';
 import type { Alerts } from '../core/alerts.ts';
@@ -30,11 +30,12 @@ const schema = z.object({
   ),
   FX_PAIRS: z._default(z.string(), defaultSettings.FX_PAIRS),
   FX_MAX_JUMP: decimalString(defaultSettings.FX_MAX_JUMP),
+  FX_MAX_DAILY_DRIFT: decimalString(defaultSettings.FX_MAX_DAILY_DRIFT),
   /** Per attempt. Three attempts with backoff stay well inside the function's 30 s timeout. */
   FX_PROVIDER_TIMEOUT_MS: intString(5_000),
   FX_PROVIDER_RETRIES: intString(2),
   FX_PROVIDER_BACKOFF_MS: intString(500),
-  ...httpFxProviderEnv,
+  ...fxProviderEnv,
 });
 
 export interface FxRefreshDeps {
@@ -59,7 +60,12 @@ export function createHandler(env: Env, overrides: Partial<FxRefreshDeps> = {}) 
     store:
       overrides.store ??
       new DynamoFxRateStore(createDocumentClient(createDynamoClient(env)), config.FX_RATES_TABLE),
-    provider: overrides.provider ?? httpFxProviderFromConfig(config, config.FX_PROVIDER_BACKOFF_MS),
+    provider:
+      overrides.provider ??
+      httpFxProviderFromConfig(config, env, {
+        backoffMs: config.FX_PROVIDER_BACKOFF_MS,
+        ...(overrides.now ? { now: overrides.now } : {}),
+      }),
     alerts: overrides.alerts ?? createAlerts(env),
     metrics: overrides.metrics ?? createFxMetrics(env),
     now: overrides.now ?? (() => new Date()),
@@ -67,6 +73,7 @@ export function createHandler(env: Env, overrides: Partial<FxRefreshDeps> = {}) 
   const settings = {
     pairs,
     maxJump: config.FX_MAX_JUMP,
+    maxDailyDrift: config.FX_MAX_DAILY_DRIFT,
     timeoutMs: config.FX_PROVIDER_TIMEOUT_MS,
     retries: config.FX_PROVIDER_RETRIES,
   };

@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';
+import { CachedFxProvider } from '../adapters/fx-live-cache.ts';
 import { createFxMetrics, type FlushableFxMetrics } from '../adapters/fx-metrics.ts';
 import { DynamoFxRateStore } from '../adapters/fx-rates-store.ts';
 import { DynamoOrderPaymentsReader, DynamoOrdersRepository } from '../adapters/orders-repository.ts';
@@ -80,7 +81,15 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
     orders: overrides.orders ?? new DynamoOrdersRepository(lazyDoc(), config.ORDERS_TABLE),
     payments: overrides.payments ?? new DynamoOrderPaymentsReader(lazyDoc(), config.PAYMENTS_TABLE),
     fxRates: overrides.fxRates ?? new DynamoFxRateStore(lazyDoc(), config.FX_RATES_TABLE),
-    provider: overrides.provider ?? httpFxProviderFromConfig(config, 0),
+    provider: new CachedFxProvider(
+      overrides.provider ??
+        httpFxProviderFromConfig(config, env, {
+          backoffMs: 0,
+          ...(overrides.now ? { now: overrides.now } : {}),
+        }),
+      config.FX_LIVE_CACHE_SECONDS * 1000,
+      overrides.now,
+    ),
     alerts: overrides.alerts ?? createAlerts(env),
     metrics: overrides.metrics ?? createFxMetrics(env),
     idempotencyStore:
@@ -105,6 +114,7 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
     liveTimeoutMs: config.FX_LIVE_TIMEOUT_MS,
     maxDeviation: config.FX_MAX_DEVIATION,
     maxJump: config.FX_MAX_JUMP,
+    maxDailyDrift: config.FX_MAX_DAILY_DRIFT,
   };
   const refundSettings = { refundBufferRate: config.REFUND_BUFFER_RATE };
 

@@ -1,7 +1,7 @@
 /** The orders function's configuration, read once per container (CONTRACT §7). */
 import * as z from 'zod/mini';
-import { defaultSettings } from '../../lib/topology.ts';
-import { httpFxProviderEnv } from '../adapters/fx-http-provider.ts';
+import { defaultSettings, fxProviderDefaults } from '../../lib/topology.ts';
+import { fxProviderEnv } from '../adapters/fx-http-provider.ts';
 import { parsePairs } from '../core/fx.ts';
 import { type Currency, isCurrency } from '../core/money.ts';
 import { ConfigError, decimalString, type Env, intString, readConfig, required } from '../shared/config.ts';
@@ -16,17 +16,25 @@ const schema = z.object({
     defaultSettings.BASE_CURRENCY,
   ),
   FX_PAIRS: z._default(z.string(), defaultSettings.FX_PAIRS),
-  FX_MAX_AGE_SECONDS: intString(Number(defaultSettings.FX_MAX_AGE_SECONDS)),
+  /** Default: the provider's own (lib/topology.ts fxProviderDefaults), applied below. */
+  FX_MAX_AGE_SECONDS: z.optional(z.string().check(z.regex(/^\d+$/, 'must be a whole number'))),
   FX_LIVE_TIMEOUT_MS: intString(Number(defaultSettings.FX_LIVE_TIMEOUT_MS)),
+  /** One provider answer serves the live checks of this instance this long (0: every order asks). */
+  FX_LIVE_CACHE_SECONDS: intString(Number(defaultSettings.FX_LIVE_CACHE_SECONDS)),
   FX_MAX_DEVIATION: decimalString(defaultSettings.FX_MAX_DEVIATION),
   FX_MAX_JUMP: decimalString(defaultSettings.FX_MAX_JUMP),
+  FX_MAX_DAILY_DRIFT: decimalString(defaultSettings.FX_MAX_DAILY_DRIFT),
   REFUND_BUFFER_RATE: decimalString(defaultSettings.REFUND_BUFFER_RATE),
   /** How long an Idempotency-Key answers with the stored response (a day, like the big PSPs). */
   IDEMPOTENCY_EXPIRY_SECONDS: intString(86_400),
-  ...httpFxProviderEnv,
+  ...fxProviderEnv,
 });
 
-export type OrdersConfig = z.infer<typeof schema> & { BASE_CURRENCY: Currency; pairs: string[] };
+export type OrdersConfig = Omit<z.infer<typeof schema>, 'FX_MAX_AGE_SECONDS'> & {
+  BASE_CURRENCY: Currency;
+  FX_MAX_AGE_SECONDS: number;
+  pairs: string[];
+};
 
 /** Throws ConfigError naming every bad variable. */
 export function readOrdersConfig(env: Env): OrdersConfig {
@@ -40,5 +48,6 @@ export function readOrdersConfig(env: Env): OrdersConfig {
       cause,
     });
   }
-  return { ...config, BASE_CURRENCY: base, pairs };
+  const maxAge = config.FX_MAX_AGE_SECONDS ?? fxProviderDefaults[config.FX_PROVIDER].FX_MAX_AGE_SECONDS;
+  return { ...config, BASE_CURRENCY: base, FX_MAX_AGE_SECONDS: Number(maxAge), pairs };
 }

@@ -99,19 +99,30 @@ describe('FX refresh', () => {
     ['non-numeric', 'seven', 'non_numeric'],
     ['missing', undefined, 'missing'],
   ])(
-    'rejects a %s rate and keeps the last good one; the other pair still updates',
+    'refuses an answer with a %s rate as a whole: "FX Provider Rejected", every last good rate kept',
     async (_name, value, reason) => {
       if (value === undefined) delete provider.rates['USD/CNY'];
       else provider.rates['USD/CNY'] = value;
       provider.rates['EUR/CNY'] = '7.750000';
+      const eurBefore = (await current('EUR/CNY'))?.rate;
       const historyBefore = (await history('USD/CNY')).length;
+      const alertsBefore = localAlerts.length;
       const result = await refresh();
+      expect(result).toMatchObject({ refused: true, updated: 0, rejected: 2 });
       expect(result.pairs['USD/CNY']).toMatchObject({ status: 'rejected', reason, keptRate: '7.130100' });
-      expect(result.pairs['EUR/CNY']).toMatchObject({ status: 'updated', rate: '7.750000' });
+      // The good pair of a bad answer is not written either: the stored set always comes from one answer.
+      expect(result.pairs['EUR/CNY']).toMatchObject({ status: 'rejected', reason: 'answer_refused' });
       expect((await current('USD/CNY'))?.rate).toBe('7.130100');
+      expect((await current('EUR/CNY'))?.rate).toBe(eurBefore);
       const h = await history('USD/CNY');
       expect(h).toHaveLength(historyBefore + 1);
       expect(h.at(-1)).toMatchObject({ accepted: false, reason });
+      expect(localAlerts.slice(alertsBefore)).toEqual([
+        expect.objectContaining({
+          detailType: 'FX Provider Rejected',
+          detail: expect.objectContaining({ reason: 'invalid_pairs', pairs: { 'USD/CNY': reason } }),
+        }),
+      ]);
     },
   );
 
@@ -126,8 +137,8 @@ describe('FX refresh', () => {
     });
     expect((await current('USD/CNY'))?.rate).toBe('7.130100');
     const alerts = localAlerts.slice(before);
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({
+    expect(alerts.map((a) => a.detailType)).toEqual(['FX Provider Rejected', 'FX Rate Jump']);
+    expect(alerts[1]).toMatchObject({
       detailType: 'FX Rate Jump',
       detail: { pair: 'USD/CNY', lastGoodRate: '7.130100', providerRate: '7.843111', origin: 'fx-refresh' },
     });
@@ -150,7 +161,13 @@ describe('FX refresh', () => {
     const result = await refresh();
     expect(Date.now() - started).toBeLessThan(900);
     expect(provider.requests - requests).toBe(2); // one try + FX_PROVIDER_RETRIES=1
-    expect(result).toMatchObject({ providerError: 'timeout', updated: 0, rejected: 2, source: null });
+    expect(result).toMatchObject({
+      providerError: 'timeout',
+      refused: true,
+      updated: 0,
+      rejected: 2,
+      source: null,
+    });
     expect(result.pairs['USD/CNY']).toMatchObject({
       status: 'rejected',
       reason: 'timeout',
@@ -172,7 +189,7 @@ describe('FX refresh', () => {
     expect((await current('USD/CNY'))?.rate).toBe('7.130100');
   });
 
-  it('never lets an older answer overwrite a newer stored rate', async () => {
+  it('refuses an answer older than a stored rate, and alerts', async () => {
     const future = new Date(Date.now() + 60_000).toISOString();
     await r.doc.send(
       new PutCommand({
@@ -187,9 +204,17 @@ describe('FX refresh', () => {
         },
       }),
     );
+    const before = localAlerts.length;
     const result = await refresh();
-    expect(result.pairs['EUR/CNY']).toMatchObject({ status: 'unchanged' });
+    expect(result.pairs['EUR/CNY']).toMatchObject({ status: 'rejected', reason: 'older_than_stored' });
+    expect(result.pairs['USD/CNY']).toMatchObject({ status: 'rejected', reason: 'answer_refused' });
     expect((await current('EUR/CNY'))?.rate).toBe('7.800000');
+    expect(localAlerts.slice(before)).toEqual([
+      expect.objectContaining({
+        detailType: 'FX Provider Rejected',
+        detail: expect.objectContaining({ pairs: { 'EUR/CNY': 'older_than_stored' } }),
+      }),
+    ]);
   });
 });
 

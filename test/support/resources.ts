@@ -60,6 +60,8 @@ export async function createTestResources(): Promise<TestResources> {
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_TRACE_ENABLED: 'false',
         ...defaultSettings,
+        // As in the sandbox: the test FX providers are plain http on 127.0.0.1.
+        FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true',
         ...def.environment,
         ...resourceEnvVars(def, { table: (t) => tables[t], bucket: bucketName }),
         ...extra,
