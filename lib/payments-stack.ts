@@ -5,6 +5,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations
 import { ComparisonOperator, GraphWidget, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -24,6 +25,7 @@ import {
   defaultThrottle,
   type FunctionDef,
   functions,
+  fxProviderSettings,
   gateways,
   routes,
   s3Triggers,
@@ -42,7 +44,9 @@ export type PaymentsStackProps = StackProps;
  * function with exactly the access it lists, the HTTP API, the S3 trigger, the FX schedule, and the
  * alerting (topic, alarms, dashboard).
  *
- * CDK context: `fxProviderUrl` (the FX provider's URL; default a placeholder that never resolves).
+ * CDK context: `fxProvider` (`pairs` | `base-rates` | `ecb`, default `pairs`), `fxProviderUrl` (default the
+ * provider's documented URL; for `pairs` a placeholder that never resolves) and `fxMaxAgeSeconds` (default
+ * the provider's, lib/topology.ts fxProviderDefaults; the FX rate-age alarm uses the same number).
  */
 export class PaymentsStack extends Stack {
   readonly tables: Record<TableName, PaymentsTable>;
@@ -54,6 +58,9 @@ export class PaymentsStack extends Stack {
   readonly gatewaySecrets: Record<string, Secret> = {};
   /** On-failure destination per asynchronous function, by function id. */
   readonly deadLetterQueues: Record<string, Queue> = {};
+  /** The FX provider's API key (`{"apiKey":"…"}`), created for `fxProvider=base-rates` only. */
+  readonly fxProviderSecret: Secret | undefined;
+  private readonly fxMaxAgeSeconds: string;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps = {}) {
     super(scope, id, props);
@@ -65,10 +72,16 @@ export class PaymentsStack extends Stack {
       throw new Error(`Lambda entry files missing (create them before synth): ${missing.join(', ')}`);
     }
 
-    const settings: Record<string, string> = {
-      ...defaultSettings,
-      FX_PROVIDER_URL: this.node.tryGetContext('fxProviderUrl') ?? defaultSettings.FX_PROVIDER_URL,
-    };
+    const fx = fxProviderSettings(this.node.tryGetContext('fxProvider') ?? defaultSettings.FX_PROVIDER, {
+      url: this.node.tryGetContext('fxProviderUrl'),
+      maxAgeSeconds: this.node.tryGetContext('fxMaxAgeSeconds')?.toString(),
+    });
+    // The functions refuse anything else at start; failing the synth says so before a deployment.
+    if (!fx.FX_PROVIDER_URL.startsWith('https://')) throw new Error('fxProviderUrl must be an https URL');
+    if (!/^\d+$/.test(fx.FX_MAX_AGE_SECONDS)) throw new Error('fxMaxAgeSeconds must be a whole number');
+    const settings: Record<string, string> = { ...defaultSettings, ...fx };
+    this.fxMaxAgeSeconds = fx.FX_MAX_AGE_SECONDS;
+    this.fxProviderSecret = fx.FX_PROVIDER === 'base-rates' ? this.createFxProviderSecret() : undefined;
 
     this.alerting = new Alerting(this, 'alerting', { dashboardName: `${this.stackName}-overview` });
 
@@ -206,6 +219,16 @@ export class PaymentsStack extends Stack {
       this.gatewaySecrets[gateway] = secret;
     }
 
+    if (def.fxProvider && this.fxProviderSecret) {
+      fn.addEnvironment('FX_PROVIDER_SECRET_ID', this.fxProviderSecret.secretArn);
+      fn.role.addToPolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.fxProviderSecret.secretArn],
+        }),
+      );
+    }
+
     if (def.alerts) fn.bindAlerts(this.alerting.topic, this.alerting.topicKey);
 
     if (def.async) {
@@ -266,8 +289,8 @@ export class PaymentsStack extends Stack {
       comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
     this.alerting.alarm('fx-rate-age', fxAge, {
-      description: `Cached FX rate older than FX_MAX_AGE_SECONDS (${defaultSettings.FX_MAX_AGE_SECONDS} s): orders are refused as fx_rate_stale`,
-      threshold: Number(defaultSettings.FX_MAX_AGE_SECONDS),
+      description: `Cached FX rate older than FX_MAX_AGE_SECONDS (${this.fxMaxAgeSeconds} s): orders are refused as fx_rate_stale`,
+      threshold: Number(this.fxMaxAgeSeconds),
       comparison: ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
 
@@ -280,6 +303,30 @@ export class PaymentsStack extends Stack {
       new GraphWidget({ title: 'Reconciliation drift (by value)', left: [drift], width: 6 }),
       new GraphWidget({ title: 'FX rate age (s)', left: [fxAge], width: 6 }),
     );
+  }
+
+  /**
+   * Created with a generated placeholder, like the gateway secrets, so no key ever sits in the template; the
+   * provider refuses requests (alerted as "FX Provider Rejected") until an operator stores the key.
+   */
+  private createFxProviderSecret(): Secret {
+    const secret = new Secret(this, 'fx-provider-secret', {
+      secretName: 'daigou/fx-provider',
+      description:
+        'API key of the FX provider as {"apiKey":"…"}; the placeholder must be replaced before go-live',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ provider: 'base-rates' }),
+        generateStringKey: 'placeholder',
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        "The FX provider's API key is issued in the provider's dashboard; a rotation Lambda cannot create it.",
+    });
+    return secret;
   }
 
   private functionDef(id: string): FunctionDef {

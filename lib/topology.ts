@@ -131,6 +131,8 @@ export interface FunctionDef {
   readonly alerts?: boolean;
   /** Reads a gateway secret from Secrets Manager. */
   readonly secret?: boolean;
+  /** Calls the FX provider (gets its API key secret when the provider takes one). */
+  readonly fxProvider?: boolean;
   /** Static environment (non-secret). */
   readonly environment?: Readonly<Record<string, string>>;
   /** Runs asynchronously (S3, schedule): gets a dead-letter queue and retry settings. */
@@ -192,6 +194,7 @@ export const functions: Record<string, FunctionDef> = {
       idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     },
     alerts: true,
+    fxProvider: true,
   },
   health: {
     entry: 'functions/health/handler.ts',
@@ -207,6 +210,7 @@ export const functions: Record<string, FunctionDef> = {
     timeoutSeconds: 30,
     tables: { fxRates: ['GetItem', 'PutItem', 'UpdateItem', 'BatchWriteItem'] },
     alerts: true,
+    fxProvider: true,
     async: true,
   },
   reconcile: {
