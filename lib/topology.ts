@@ -137,7 +137,8 @@ export interface FunctionDef {
   readonly async?: boolean;
 }
 
-export type GatewayKind = 'stripe' | 'paypal' | 'standard-webhooks' | 'alipay' | 'wechatpay';
+export const GATEWAY_KINDS = ['stripe', 'paypal', 'standard-webhooks', 'alipay', 'wechatpay'] as const;
+export type GatewayKind = (typeof GATEWAY_KINDS)[number];
 
 export interface GatewayDef {
   readonly name: string;
@@ -192,6 +193,9 @@ export const functions: Record<string, FunctionDef> = {
       idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     },
     alerts: true,
+    // Every kind of gateway with a callback route may take the payment: the pay amount is rounded to
+    // what all of them can charge (functions/core/gateways/currencies.ts).
+    environment: { PAYMENT_GATEWAY_KINDS: [...new Set(gateways.map((g) => g.kind))].join(',') },
   },
   health: {
     entry: 'functions/health/handler.ts',

@@ -1,6 +1,6 @@
 /** The orders function's configuration, read once per container (CONTRACT §7). */
 import * as z from 'zod/mini';
-import { defaultSettings } from '../../lib/topology.ts';
+import { defaultSettings, GATEWAY_KINDS, type GatewayKind } from '../../lib/topology.ts';
 import { httpFxProviderEnv } from '../adapters/fx-http-provider.ts';
 import { parsePairs } from '../core/fx.ts';
 import { type Currency, isCurrency } from '../core/money.ts';
@@ -21,12 +21,29 @@ const schema = z.object({
   FX_MAX_DEVIATION: decimalString(defaultSettings.FX_MAX_DEVIATION),
   FX_MAX_JUMP: decimalString(defaultSettings.FX_MAX_JUMP),
   REFUND_BUFFER_RATE: decimalString(defaultSettings.REFUND_BUFFER_RATE),
+  /** Comma-separated gateway kinds that take payments: pay amounts are rounded to what all can charge. */
+  PAYMENT_GATEWAY_KINDS: z._default(
+    z
+      .string()
+      .check(
+        z.refine(
+          (s) =>
+            s === '' || s.split(',').every((k) => (GATEWAY_KINDS as readonly string[]).includes(k.trim())),
+          `must be a comma-separated list of ${GATEWAY_KINDS.join(', ')}`,
+        ),
+      ),
+    '',
+  ),
   /** How long an Idempotency-Key answers with the stored response (a day, like the big PSPs). */
   IDEMPOTENCY_EXPIRY_SECONDS: intString(86_400),
   ...httpFxProviderEnv,
 });
 
-export type OrdersConfig = z.infer<typeof schema> & { BASE_CURRENCY: Currency; pairs: string[] };
+export type OrdersConfig = z.infer<typeof schema> & {
+  BASE_CURRENCY: Currency;
+  pairs: string[];
+  chargeGateways: GatewayKind[];
+};
 
 /** Throws ConfigError naming every bad variable. */
 export function readOrdersConfig(env: Env): OrdersConfig {
@@ -40,5 +57,8 @@ export function readOrdersConfig(env: Env): OrdersConfig {
       cause,
     });
   }
-  return { ...config, BASE_CURRENCY: base, pairs };
+  const chargeGateways = config.PAYMENT_GATEWAY_KINDS.split(',')
+    .map((k) => k.trim())
+    .filter((k): k is GatewayKind => k !== '');
+  return { ...config, BASE_CURRENCY: base, pairs, chargeGateways };
 }

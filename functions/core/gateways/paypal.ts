@@ -12,6 +12,7 @@ import { verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
+import { requireGatewayMajor } from './currencies.ts';
 import { GatewayUnavailableError, InvalidSignatureError, MalformedEventError } from './errors.ts';
 import {
   finish,
@@ -21,7 +22,6 @@ import {
   parseJsonObject,
   refs,
   requireCurrency,
-  requireMajor,
   requireStr,
   str,
 } from './internal.ts';
@@ -200,8 +200,12 @@ export function normalisePaypalEvent(event: Record<string, unknown>, gateway = '
   const money = () => {
     const amount = obj(r.amount);
     const currency = requireCurrency(amount.currency_code, 'resource.amount.currency_code', gateway);
-    // PayPal amounts are major-unit strings ("19.99", "1999" for JPY): exact, never floats.
-    return { currency, amountMinor: requireMajor(amount.value, currency, 'resource.amount.value', gateway) };
+    // PayPal amounts are major-unit strings ("19.99", "1999" for JPY, whole units for HUF/TWD: see
+    // currencies.ts): exact, never floats.
+    return {
+      currency,
+      amountMinor: requireGatewayMajor('paypal', amount.value, currency, 'resource.amount.value', gateway),
+    };
   };
 
   switch (eventType) {
