@@ -176,7 +176,18 @@ export const functions: Record<string, FunctionDef> = {
         tables: callbackTables,
         alerts: true,
         secret: true,
-        environment: { GATEWAY: g.name, GATEWAY_KIND: g.kind },
+        environment: {
+          GATEWAY: g.name,
+          GATEWAY_KIND: g.kind,
+          // PayPal certificate trust (CONTRACT §3 "paypal"). PAYPAL_TRUST_ROOTS_PEM is deliberately
+          // absent: in AWS the chain must end at one of Node's bundled roots; only the sandbox sets it.
+          ...(g.kind === 'paypal'
+            ? {
+                PAYPAL_CERT_URL_HOSTS: '*.paypal.com',
+                PAYPAL_CERT_CN: 'messageverificationcerts*.paypal.com',
+              }
+            : {}),
+        },
       } satisfies FunctionDef,
     ]),
   ),
