@@ -139,7 +139,8 @@ export interface FunctionDef {
   readonly async?: boolean;
 }
 
-export type GatewayKind = 'stripe' | 'paypal' | 'standard-webhooks' | 'alipay' | 'wechatpay';
+export const GATEWAY_KINDS = ['stripe', 'paypal', 'standard-webhooks', 'alipay', 'wechatpay'] as const;
+export type GatewayKind = (typeof GATEWAY_KINDS)[number];
 
 export interface GatewayDef {
   readonly name: string;
@@ -177,7 +178,18 @@ export const functions: Record<string, FunctionDef> = {
         tables: callbackTables,
         alerts: true,
         secret: true,
-        environment: { GATEWAY: g.name, GATEWAY_KIND: g.kind },
+        environment: {
+          GATEWAY: g.name,
+          GATEWAY_KIND: g.kind,
+          // PayPal certificate trust (CONTRACT §3 "paypal"). PAYPAL_TRUST_ROOTS_PEM is deliberately
+          // absent: in AWS the chain must end at one of Node's bundled roots; only the sandbox sets it.
+          ...(g.kind === 'paypal'
+            ? {
+                PAYPAL_CERT_URL_HOSTS: '*.paypal.com',
+                PAYPAL_CERT_CN: 'messageverificationcerts*.paypal.com',
+              }
+            : {}),
+        },
       } satisfies FunctionDef,
     ]),
   ),
@@ -195,6 +207,9 @@ export const functions: Record<string, FunctionDef> = {
     },
     alerts: true,
     fxProvider: true,
+    // Every kind of gateway with a callback route may take the payment: the pay amount is rounded to
+    // what all of them can charge (functions/core/gateways/currencies.ts).
+    environment: { PAYMENT_GATEWAY_KINDS: [...new Set(gateways.map((g) => g.kind))].join(',') },
   },
   health: {
     entry: 'functions/health/handler.ts',

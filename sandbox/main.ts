@@ -26,7 +26,7 @@ import { DeadLetters, invokeAsync } from './dead-letters.ts';
 import { startDynamoDbLocal } from './dynamodb.ts';
 import { FakeFxProvider, sandboxFxEnv } from './fx-provider.ts';
 import { loadOrCreateGatewayKeys, type SandboxGatewayKeys } from './gateway-keys.ts';
-import { gatewaySecretFor } from './gateway-secrets.ts';
+import { gatewaySecretFor, sandboxCallbackEnv } from './gateway-secrets.ts';
 import { loadFunction } from './lambda.ts';
 import { assertPortFree } from './ports.ts';
 import { ensureBucket, ensureTables, sandboxTableNames } from './resources.ts';
@@ -78,6 +78,7 @@ function publicGatewayInfo(keys: SandboxGatewayKeys, api: string): Endpoints['ga
       webhookId: keys.paypal.webhookId,
       certUrl: `${api}/_sandbox/paypal/cert.pem`,
       privateKeyPem: keys.paypal.privateKeyPem,
+      rootCaPem: keys.paypal.rootCaPem,
     },
     localpay: { kind: 'standard-webhooks', secret: keys.localpay.secret },
     alipay: {
@@ -160,7 +161,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       POWERTOOLS_METRICS_NAMESPACE: 'DaigouPayments',
       ...defaultSettings,
       ...sandboxFxEnv(process.env, `${api}/_sandbox/fx/provider`),
-      PAYPAL_CERT_HOSTS: `127.0.0.1:${port}`,
       ...options.functionEnv,
     };
 
@@ -173,6 +173,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         const env: Record<string, string | undefined> = {
           ...baseEnv,
           ...def.environment,
+          ...sandboxCallbackEnv(def.environment?.GATEWAY_KIND ?? '', keys, port, {
+            ...process.env,
+            ...options.functionEnv,
+          }),
           ...resourceEnvVars(def, { table: (t) => tableNames[t], bucket: bucket.sandboxName }),
           POWERTOOLS_SERVICE_NAME: serviceName(def),
         };

@@ -36,6 +36,7 @@ import type { NormalizedEvent } from '../core/events.ts';
 import { acknowledgement } from '../core/gateways/acknowledgement.ts';
 import { GatewayError } from '../core/gateways/errors.ts';
 import { createGateway } from '../core/gateways/index.ts';
+import { parseHostAllowlist, trustStoreFromPem } from '../core/gateways/paypal-cert.ts';
 import type { Gateway } from '../core/gateways/types.ts';
 import { type Env, readConfig, required } from '../shared/config.ts';
 import { type HttpEvent, lowerCaseHeaders, rawBody } from '../shared/http.ts';
@@ -57,7 +58,32 @@ const ConfigSchema = z.object({
   PAYMENTS_TABLE: required(),
   ORDERS_TABLE: required(),
   IDEMPOTENCY_TABLE: required(),
+  // PayPal certificate trust (CONTRACT §3 "paypal"); the other gateways ignore them.
+  /** Comma-separated `host[:port]` patterns a `PAYPAL-CERT-URL` may name. @default '*.paypal.com' */
+  PAYPAL_CERT_URL_HOSTS: z.optional(z.string().check(z.refine(validHosts, 'must be host[:port] patterns'))),
+  /** `*` pattern of the signing certificate's subject CN. @default 'messageverificationcerts*.paypal.com' */
+  PAYPAL_CERT_CN: z.optional(z.string().check(z.minLength(1))),
+  /** The only roots to trust, PEM (the sandbox's CA). Never set in AWS: Node's bundled roots. */
+  PAYPAL_TRUST_ROOTS_PEM: z.optional(z.string().check(z.refine(validRoots, 'must hold PEM certificates'))),
 });
+
+function validHosts(value: string): boolean {
+  try {
+    parseHostAllowlist(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validRoots(value: string): boolean {
+  try {
+    trustStoreFromPem(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface CallbackDeps {
   readonly dynamo: DynamoDBClient;
@@ -139,6 +165,13 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
     },
   );
 
+  const paypalOptions = {
+    ...(config.PAYPAL_CERT_URL_HOSTS === undefined
+      ? {}
+      : { certHostAllowlist: parseHostAllowlist(config.PAYPAL_CERT_URL_HOSTS) }),
+    ...(config.PAYPAL_CERT_CN === undefined ? {} : { certCommonName: config.PAYPAL_CERT_CN }),
+    ...(config.PAYPAL_TRUST_ROOTS_PEM === undefined ? {} : { trustRootsPem: config.PAYPAL_TRUST_ROOTS_PEM }),
+  };
   let gatewayPromise: Promise<{ gateway: Gateway; loadedAt: number }> | undefined;
   const gatewayFor = async (): Promise<Gateway> => {
     if (overrides.gateway) return overrides.gateway;
@@ -146,7 +179,7 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
     const cached = await gatewayPromise;
     if (cached && Date.now() - cached.loadedAt < 300_000) return cached.gateway;
     gatewayPromise = loadGatewaySecret(env, config.GATEWAY).then((secret) => ({
-      gateway: createGateway(config.GATEWAY_KIND, config.GATEWAY, secret),
+      gateway: createGateway(config.GATEWAY_KIND, config.GATEWAY, secret, paypalOptions),
       loadedAt: Date.now(),
     }));
     gatewayPromise.catch(() => {

@@ -58,6 +58,12 @@ export interface OrderRecord {
   readonly baseAmountMinor: number;
   readonly payCurrency: Currency;
   readonly payAmountMinor: number;
+  /**
+   * The step the pay amount was rounded to, in pay minor units: what every configured gateway can charge
+   * in the pay currency (100 for HUF when PayPal takes payments). Refund amounts round to it too.
+   * Absent on orders priced before it existed: 1.
+   */
+  readonly payIncrementMinor?: number;
   readonly exchangeRate: ExchangeRate;
   readonly flags: readonly string[];
   readonly createdAt: string;

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lockRate, type RateLockDeps } from './fx.ts';
+import { commonChargeIncrementMinor } from './gateways/currencies.ts';
+import type { GatewayKind } from './gateways/types.ts';
 import { baseToPay, type Currency } from './money.ts';
 import {
   ORDER_SK,
@@ -137,6 +139,12 @@ export interface CreateOrderInput {
 
 export interface CreateOrderDeps extends RateLockDeps {
   readonly orders: OrdersRepository;
+  /**
+   * The kinds of gateway that may take the payment: the pay amount is rounded to a step all of them can
+   * charge (CONTRACT §3 "currencies"), so a correct payment can always equal the locked amount.
+   * @default [] (ISO minor units)
+   */
+  readonly chargeGateways?: readonly GatewayKind[];
 }
 
 /** Σ quantity × unitPriceMinor, exactly; throws OrderValidationError beyond Number.MAX_SAFE_INTEGER. */
@@ -157,7 +165,14 @@ export async function createOrder(
   const base = deps.settings.baseCurrency;
   const baseAmountMinor = baseAmountOf(input.items);
   const exchangeRate = await lockRate(deps, input.payCurrency, now);
-  const payAmountMinor = baseToPay(baseAmountMinor, base, input.payCurrency, exchangeRate.rate);
+  const payIncrementMinor = commonChargeIncrementMinor(deps.chargeGateways ?? [], input.payCurrency);
+  const payAmountMinor = baseToPay(
+    baseAmountMinor,
+    base,
+    input.payCurrency,
+    exchangeRate.rate,
+    payIncrementMinor,
+  );
   if (payAmountMinor <= 0) {
     throw new OrderValidationError([`items: order total rounds to 0 ${input.payCurrency}`]);
   }
@@ -174,6 +189,7 @@ export async function createOrder(
     baseAmountMinor,
     payCurrency: input.payCurrency,
     payAmountMinor,
+    ...(payIncrementMinor > 1 ? { payIncrementMinor } : {}),
     exchangeRate,
     flags: [],
     createdAt: at,

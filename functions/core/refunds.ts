@@ -60,7 +60,13 @@ const REFUNDABLE = ['paid', 'partially_refunded'] as const;
 export function cumulativePay(order: OrderRecord, cumulativeBaseMinor: number): number {
   // The whole order is exactly what was paid, whatever rounding rule priced it.
   if (cumulativeBaseMinor === order.baseAmountMinor) return order.payAmountMinor;
-  return baseToPay(cumulativeBaseMinor, order.baseCurrency, order.payCurrency, order.exchangeRate.rate);
+  return baseToPay(
+    cumulativeBaseMinor,
+    order.baseCurrency,
+    order.payCurrency,
+    order.exchangeRate.rate,
+    order.payIncrementMinor ?? 1,
+  );
 }
 
 /**

@@ -145,7 +145,7 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
       const payCurrency = body.payCurrency;
       return withKey(event, context, async () => {
         const order = await createOrder(
-          { ...deps, store: deps.fxRates, settings: fxSettings },
+          { ...deps, store: deps.fxRates, settings: fxSettings, chargeGateways: config.chargeGateways },
           { customerId: body.customerId, payCurrency, items: body.items },
           deps.now(),
         );

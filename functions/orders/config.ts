@@ -1,6 +1,6 @@
 /** The orders function's configuration, read once per container (CONTRACT §7). */
 import * as z from 'zod/mini';
-import { defaultSettings, fxProviderDefaults } from '../../lib/topology.ts';
+import { defaultSettings, fxProviderDefaults, GATEWAY_KINDS, type GatewayKind } from '../../lib/topology.ts';
 import { fxProviderEnv } from '../adapters/fx-http-provider.ts';
 import { parsePairs } from '../core/fx.ts';
 import { type Currency, isCurrency } from '../core/money.ts';
@@ -25,6 +25,19 @@ const schema = z.object({
   FX_MAX_JUMP: decimalString(defaultSettings.FX_MAX_JUMP),
   FX_MAX_DAILY_DRIFT: decimalString(defaultSettings.FX_MAX_DAILY_DRIFT),
   REFUND_BUFFER_RATE: decimalString(defaultSettings.REFUND_BUFFER_RATE),
+  /** Comma-separated gateway kinds that take payments: pay amounts are rounded to what all can charge. */
+  PAYMENT_GATEWAY_KINDS: z._default(
+    z
+      .string()
+      .check(
+        z.refine(
+          (s) =>
+            s === '' || s.split(',').every((k) => (GATEWAY_KINDS as readonly string[]).includes(k.trim())),
+          `must be a comma-separated list of ${GATEWAY_KINDS.join(', ')}`,
+        ),
+      ),
+    '',
+  ),
   /** How long an Idempotency-Key answers with the stored response (a day, like the big PSPs). */
   IDEMPOTENCY_EXPIRY_SECONDS: intString(86_400),
   ...fxProviderEnv,
@@ -34,6 +47,7 @@ export type OrdersConfig = Omit<z.infer<typeof schema>, 'FX_MAX_AGE_SECONDS'> & 
   BASE_CURRENCY: Currency;
   FX_MAX_AGE_SECONDS: number;
   pairs: string[];
+  chargeGateways: GatewayKind[];
 };
 
 /** Throws ConfigError naming every bad variable. */
@@ -48,6 +62,9 @@ export function readOrdersConfig(env: Env): OrdersConfig {
       cause,
     });
   }
+  const chargeGateways = config.PAYMENT_GATEWAY_KINDS.split(',')
+    .map((k) => k.trim())
+    .filter((k): k is GatewayKind => k !== '');
   const maxAge = config.FX_MAX_AGE_SECONDS ?? fxProviderDefaults[config.FX_PROVIDER].FX_MAX_AGE_SECONDS;
-  return { ...config, BASE_CURRENCY: base, FX_MAX_AGE_SECONDS: Number(maxAge), pairs };
+  return { ...config, BASE_CURRENCY: base, FX_MAX_AGE_SECONDS: Number(maxAge), pairs, chargeGateways };
 }

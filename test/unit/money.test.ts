@@ -33,6 +33,35 @@ describe('currencies', () => {
     };
     for (const [code, exp] of Object.entries(expected)) expect(exponent(code as Currency)).toBe(exp);
   });
+
+  it('knows every ISO 4217 exponent, three-decimal and zero-decimal ones included', () => {
+    // ISO 4217 List One (SIX Group): minor units per code.
+    const expected: Record<string, number> = {
+      KWD: 3,
+      BHD: 3,
+      OMR: 3,
+      JOD: 3,
+      TND: 3,
+      IQD: 3,
+      LYD: 3,
+      ISK: 0,
+      UGX: 0,
+      VND: 0,
+      CLP: 0,
+      XOF: 0,
+      HUF: 2,
+      MGA: 2,
+      IDR: 2,
+      CLF: 4,
+      UYW: 4,
+    };
+    for (const [code, exp] of Object.entries(expected)) expect(exponent(code as Currency), code).toBe(exp);
+    expect(CURRENCIES.length).toBeGreaterThanOrEqual(160);
+    for (const c of CURRENCIES) expect(c).toMatch(/^[A-Z]{3}$/);
+    expect(parseMajor('5.124', 'KWD')).toBe(5124);
+    expect(() => parseMajor('5.1245', 'KWD')).toThrow(MoneyError);
+    expect(formatMajor(5124, 'KWD')).toBe('5.124');
+  });
 });
 
 describe('parseMajor', () => {

@@ -4,7 +4,7 @@ import { createHandler as createFxRefresh } from '../../functions/fx-refresh/app
 import { createHandler as createOrders } from '../../functions/orders/app.ts';
 import { readOrdersConfig } from '../../functions/orders/config.ts';
 import { ConfigError } from '../../functions/shared/config.ts';
-import { defaultSettings } from '../../lib/topology.ts';
+import { defaultSettings, functions } from '../../lib/topology.ts';
 
 const ordersEnv = {
   ...defaultSettings,
@@ -33,6 +33,17 @@ describe('orders configuration', () => {
     expect(config.FX_MAX_AGE_SECONDS).toBe(1200);
     expect(config.FX_MAX_DEVIATION).toBe('0.02');
     expect(config.pairs).toContain('USD/CNY');
+    expect(config.chargeGateways).toEqual([]);
+  });
+
+  it('prices for every gateway kind the topology routes callbacks to', () => {
+    const env = { ...ordersEnv, ...functions.orders!.environment };
+    expect(readOrdersConfig(env).chargeGateways).toEqual(
+      expect.arrayContaining(['stripe', 'paypal', 'alipay', 'wechatpay', 'standard-webhooks']),
+    );
+    expect(
+      configError(() => readOrdersConfig({ ...env, PAYMENT_GATEWAY_KINDS: 'stripe,bitpay' })).message,
+    ).toMatch(/PAYMENT_GATEWAY_KINDS/);
   });
 
   it.each([

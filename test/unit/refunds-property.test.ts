@@ -4,12 +4,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commonChargeIncrementMinor } from '../../functions/core/gateways/currencies.ts';
 import { baseToPay, type Currency } from '../../functions/core/money.ts';
 import type { OrderRecord } from '../../functions/core/order-model.ts';
 import { OrderValidationError } from '../../functions/core/orders.ts';
 import { planRefund, RefundExceedsPaidError } from '../../functions/core/refunds.ts';
 
-const PAY: Currency[] = ['USD', 'EUR', 'GBP', 'JPY', 'HKD', 'CNY'];
+// HUF and TWD are charged in whole units by PayPal, KWD in multiples of 10 fils by Stripe: their orders
+// and refunds are rounded to that step (functions/core/gateways/currencies.ts).
+const PAY: Currency[] = ['USD', 'EUR', 'GBP', 'JPY', 'HKD', 'CNY', 'HUF', 'TWD', 'KWD'];
+const GATEWAYS = ['stripe', 'paypal', 'alipay', 'wechatpay'] as const;
 
 const orderArb = fc
   .record({
@@ -31,6 +35,7 @@ const orderArb = fc
         : `${Math.floor(rateMicros / 1e6)}.${String(rateMicros % 1e6).padStart(6, '0')}`;
     const withSku = items.map((i, n) => ({ sku: `sku-${n}`, ...i }));
     const baseAmountMinor = withSku.reduce((s, i) => s + i.quantity * i.unitPriceMinor, 0);
+    const payIncrementMinor = commonChargeIncrementMinor(GATEWAYS, pay);
     return {
       pk: 'o',
       sk: 'order',
@@ -41,7 +46,8 @@ const orderArb = fc
       baseCurrency: 'CNY',
       baseAmountMinor,
       payCurrency: pay,
-      payAmountMinor: baseToPay(baseAmountMinor, 'CNY', pay, rate),
+      payAmountMinor: baseToPay(baseAmountMinor, 'CNY', pay, rate, payIncrementMinor),
+      payIncrementMinor,
       exchangeRate: { pair: `${pay}/CNY`, rate, asOf: '', source: '' },
       flags: [],
       createdAt: '',
@@ -93,6 +99,7 @@ describe('refunds at the original rate with cumulative rounding', () => {
               items: [...counts].map(([sku, quantity]) => ({ sku, quantity })),
             });
             expect(plan.payAmountMinor).toBeGreaterThan(0);
+            expect(plan.payAmountMinor % (initial.payIncrementMinor ?? 1)).toBe(0);
             paid += plan.payAmountMinor;
             order = apply(order, plan);
             carried = [];

@@ -16,7 +16,13 @@ import { createWechatpayGateway } from './wechatpay.ts';
 export { type AckBody, type Acknowledgement, acknowledgement } from './acknowledgement.ts';
 export { assertContentType } from './content-type.ts';
 export * from './errors.ts';
-export { DEFAULT_CERT_HOST_ALLOWLIST, type FetchCert, httpFetchCert, isAllowedCertUrl } from './paypal.ts';
+export {
+  DEFAULT_CERT_COMMON_NAME,
+  DEFAULT_CERT_HOST_ALLOWLIST,
+  type FetchCert,
+  httpFetchCert,
+  isAllowedCertUrl,
+} from './paypal.ts';
 export type { CallbackRequest, ContentKind, Gateway, GatewayKind, VerifyResult } from './types.ts';
 
 const nonEmpty = z.string().check(z.minLength(1));
@@ -25,7 +31,7 @@ const currency = z.optional(z.string().check(z.refine(isCurrency, 'unknown curre
 
 /**
  * The secret JSON (Secrets Manager in AWS, the sandbox locally) each kind of gateway needs, one schema
- * per kind. Strict objects: a misspelt optional key (`certHostAllowList`) fails at start instead of
+ * per kind. Strict objects: a misspelt optional key (`defaultCurency`) fails at start instead of
  * silently falling back to a default.
  */
 export const GatewaySecretsSchema = {
@@ -39,8 +45,6 @@ export const GatewaySecretsSchema = {
   }),
   paypal: z.strictObject({
     webhookId: nonEmpty,
-    /** @default ['*.paypal.com'] */
-    certHostAllowlist: z.optional(secretList),
   }),
   alipay: z.strictObject({
     appId: nonEmpty,
@@ -101,8 +105,12 @@ export function parseGatewaySecrets<K extends GatewayKind>(
 export interface GatewayOptions {
   /** PayPal: certificate download. @default httpFetchCert (fetch, 3 s timeout, no redirects) */
   readonly fetchCert?: FetchCert;
-  /** PayPal: overrides the secret's `certHostAllowlist`. @default ['*.paypal.com'] */
+  /** PayPal: cert URL host patterns (`PAYPAL_CERT_URL_HOSTS`). @default ['*.paypal.com'] */
   readonly certHostAllowlist?: readonly string[];
+  /** PayPal: the only roots to trust (`PAYPAL_TRUST_ROOTS_PEM`). @default Node's bundled root CAs */
+  readonly trustRootsPem?: string;
+  /** PayPal: leaf subject CN pattern (`PAYPAL_CERT_CN`). @default 'messageverificationcerts*.paypal.com' */
+  readonly certCommonName?: string;
   /** Alipay / WeChat Pay: currency when the notification names none. Overrides the secret's. @default 'CNY' */
   readonly defaultCurrency?: Currency;
 }
@@ -128,8 +136,10 @@ export function createGateway(
       return createPaypalGateway({
         name,
         webhookId: s.webhookId,
-        certHostAllowlist: options.certHostAllowlist ?? s.certHostAllowlist ?? DEFAULT_CERT_HOST_ALLOWLIST,
-        fetchCert: options.fetchCert ?? httpFetchCert,
+        certHostAllowlist: options.certHostAllowlist ?? DEFAULT_CERT_HOST_ALLOWLIST,
+        fetchCert: options.fetchCert ?? ((url) => httpFetchCert(url)),
+        ...(options.trustRootsPem === undefined ? {} : { trustRootsPem: options.trustRootsPem }),
+        ...(options.certCommonName === undefined ? {} : { certCommonName: options.certCommonName }),
       });
     }
     case 'alipay': {

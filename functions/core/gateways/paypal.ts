@@ -1,18 +1,24 @@
 /**
  * PayPal webhooks, verified offline ("self-verification"): no call to PayPal's verify-webhook-signature
  * API, which would add a round trip and an OAuth token to every callback. What is checked:
- * - the signing certificate comes from an allowlisted host, over https (loopback may use http, for the
- *   sandbox), and is valid at `now`;
+ * - the signing certificate: from an allowlisted URL, chained to a trusted root, PayPal's subject CN,
+ *   valid at `now` (paypal-cert.ts, as PayPal's Java SDK does it);
  * - RSA-SHA256 over `transmissionId|transmissionTime|webhookId|crc32(rawBody)`, the CRC32 as an unsigned
  *   decimal, with the webhook id from our configuration (so a genuine event for another webhook fails).
  * The CONTRACT asks for no transmission-time window for PayPal, so none is enforced: the ledger's unique
  * key is what makes a replay harmless.
  */
-import { verify as cryptoVerify, X509Certificate } from 'node:crypto';
+import { verify as cryptoVerify } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
-import { GatewayUnavailableError, InvalidSignatureError, MalformedEventError } from './errors.ts';
+import { requireGatewayMajor } from './currencies.ts';
+import {
+  GatewayConfigError,
+  GatewayUnavailableError,
+  InvalidSignatureError,
+  MalformedEventError,
+} from './errors.ts';
 import {
   finish,
   header,
@@ -21,66 +27,56 @@ import {
   parseJsonObject,
   refs,
   requireCurrency,
-  requireMajor,
   requireStr,
   str,
 } from './internal.ts';
+import {
+  bundledTrustStore,
+  CertificateError,
+  commonNameMatcher,
+  createMissLimiter,
+  DEFAULT_CERT_COMMON_NAME,
+  type FetchCert,
+  isAllowedCertUrl,
+  parsePemChain,
+  type TrustStore,
+  trustStoreFromPem,
+  type VerifiedCertificate,
+  verifyCertificateChain,
+} from './paypal-cert.ts';
 import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
 
-/** Downloads a PEM certificate. Injected so tests and the sandbox need no network. */
-export type FetchCert = (url: string) => Promise<string>;
+export {
+  DEFAULT_CERT_COMMON_NAME,
+  DEFAULT_CERT_HOST_ALLOWLIST,
+  type FetchCert,
+  httpFetchCert,
+  isAllowedCertUrl,
+} from './paypal-cert.ts';
 
 export interface PaypalGatewayConfig {
   readonly name: string;
   /** The id of our webhook registration: part of the signed string. */
   readonly webhookId: string;
-  /**
-   * Hosts a cert URL may point at: `*.paypal.com` (any depth of subdomain, so `api.sandbox.paypal.com`
-   * too, but not `paypal.com` itself or `evilpaypal.com`) or an exact `host[:port]` like `127.0.0.1:3000`.
-   */
+  /** `host[:port]` patterns a cert URL may name (`PAYPAL_CERT_URL_HOSTS`); see isAllowedCertUrl. */
   readonly certHostAllowlist: readonly string[];
   readonly fetchCert: FetchCert;
+  /**
+   * PEM of the only roots to trust (`PAYPAL_TRUST_ROOTS_PEM`: the sandbox's CA).
+   * @default Node's bundled root CAs
+   */
+  readonly trustRootsPem?: string;
+  /** `*` pattern the leaf's subject CN must match (`PAYPAL_CERT_CN`). @default 'messageverificationcerts*.paypal.com' */
+  readonly certCommonName?: string;
+  /** Certificate downloads (cache misses) allowed per gateway instance. @default { burst: 10, perMinute: 10 } */
+  readonly certMissLimit?: { readonly burst: number; readonly perMinute: number };
 }
 
-/** PayPal's production and sandbox cert hosts are subdomains of paypal.com. */
-export const DEFAULT_CERT_HOST_ALLOWLIST: readonly string[] = ['*.paypal.com'];
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Bounded so forged requests naming many allowlisted URLs cannot grow memory without limit. */
+/** Verified certificates kept per instance; least recently used goes first. */
 const CERT_CACHE_MAX = 32;
-
-/**
- * True when `url` may be fetched as a signing certificate: https (or http on a loopback host), no
- * credentials, and a host matching the allowlist. Host patterns are matched against `URL.host`, so a
- * non-default port must be spelled out in the pattern.
- */
-export function isAllowedCertUrl(url: string, allowlist: readonly string[]): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  if (parsed.username || parsed.password) return false;
-  const loopback = LOOPBACK.has(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) return false;
-  const host = parsed.host.toLowerCase();
-  return allowlist.some((pattern) => {
-    const p = pattern.toLowerCase();
-    return p.startsWith('*.') ? host.endsWith(p.slice(1)) && host.length > p.length - 1 : host === p;
-  });
-}
-
-/**
- * The default `fetchCert`: Node's fetch with a timeout, refusing redirects (a redirect could leave the
- * allowlisted host) and answers that are not 200.
- */
-export async function httpFetchCert(url: string): Promise<string> {
-  const res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(3000) });
-  if (res.status !== 200) throw new Error(`certificate download answered ${res.status}`);
-  return res.text();
-}
+/** URLs whose certificate was refused are not downloaded again for this long (they answer 401 at once). */
+const REFUSED_TTL_MS = 5 * 60_000;
+const REFUSED_MAX = 256;
 
 /** The string PayPal signs. CRC32 of the raw bytes, unsigned decimal (zlib.crc32: Node ≥ 20.15). */
 export function paypalSignedString(
@@ -95,36 +91,66 @@ export function paypalSignedString(
 /** Builds the PayPal gateway. The certificate cache lives as long as the gateway (one per Lambda instance). */
 export function createPaypalGateway(config: PaypalGatewayConfig): Gateway {
   const { name } = config;
-  // Promises, so concurrent callbacks naming one URL share one download.
-  const certs = new Map<string, Promise<X509Certificate>>();
-
-  async function certificate(url: string): Promise<X509Certificate> {
-    let pending = certs.get(url);
-    if (!pending) {
-      if (certs.size >= CERT_CACHE_MAX) certs.delete(certs.keys().next().value as string);
-      pending = loadCertificate(url);
-      certs.set(url, pending);
-      // A failed download or a bad PEM is not cached: the next delivery tries again.
-      pending.catch(() => certs.delete(url));
-    }
-    return pending;
-  }
-
-  async function loadCertificate(url: string): Promise<X509Certificate> {
-    let pem: string;
+  let configuredTrust: TrustStore | undefined;
+  if (config.trustRootsPem !== undefined) {
     try {
-      pem = await config.fetchCert(url);
+      configuredTrust = trustStoreFromPem(config.trustRootsPem);
     } catch (cause) {
-      // Transient (PayPal or network): 500 so PayPal redelivers, rather than 401 on a genuine event.
-      throw new GatewayUnavailableError('signing certificate could not be downloaded', {
+      throw new GatewayConfigError('PAYPAL_TRUST_ROOTS_PEM holds no usable certificate', {
         gateway: name,
         cause,
       });
     }
+  }
+  const trust = (): TrustStore => configuredTrust ?? bundledTrustStore();
+  const cnMatches = commonNameMatcher(config.certCommonName ?? DEFAULT_CERT_COMMON_NAME);
+  const misses = createMissLimiter(config.certMissLimit ?? { burst: 10, perMinute: 10 });
+  // Promises, so concurrent callbacks naming one URL share one download. Only verified chains stay.
+  const certs = new Map<string, Promise<VerifiedCertificate>>();
+  const refused = new Map<string, number>();
+
+  const invalid = (message: string, cause?: unknown) =>
+    new InvalidSignatureError(message, { gateway: name, cause });
+
+  async function certificate(url: string, now: Date): Promise<VerifiedCertificate> {
+    const cached = certs.get(url);
+    if (cached) {
+      // Re-inserted: the Map's order is the LRU order.
+      certs.delete(url);
+      certs.set(url, cached);
+      return cached;
+    }
+    const refusedUntil = refused.get(url);
+    if (refusedUntil !== undefined && refusedUntil > now.getTime())
+      throw invalid('signing certificate was refused recently');
+    if (!misses.take(now.getTime())) {
+      // Too many different URLs lately: PayPal redelivers a genuine event later; a forger gets nothing.
+      throw new GatewayUnavailableError('certificate downloads are rate-limited', { gateway: name });
+    }
+    const pending = loadCertificate(url, now);
+    certs.set(url, pending);
+    if (certs.size > CERT_CACHE_MAX) certs.delete(certs.keys().next().value as string);
+    pending.catch((error: unknown) => {
+      if (certs.get(url) === pending) certs.delete(url);
+      if (error instanceof InvalidSignatureError) {
+        refused.delete(url);
+        refused.set(url, now.getTime() + REFUSED_TTL_MS);
+        if (refused.size > REFUSED_MAX) refused.delete(refused.keys().next().value as string);
+      }
+    });
+    return pending;
+  }
+
+  async function loadCertificate(url: string, now: Date): Promise<VerifiedCertificate> {
     try {
-      return new X509Certificate(pem);
+      const pem = await config.fetchCert(url);
+      return verifyCertificateChain(parsePemChain(pem), trust(), cnMatches, now);
     } catch (cause) {
-      throw new InvalidSignatureError('signing certificate is not a PEM certificate', {
+      // Permanent (4xx, not a certificate, not trusted): 401. Anything else is transient (PayPal or the
+      // network): 500 so PayPal redelivers, rather than a 401 on a genuine event.
+      if (cause instanceof CertificateError && cause.permanent)
+        throw invalid(`signing certificate refused: ${cause.message}`, cause);
+      throw new GatewayUnavailableError('signing certificate could not be downloaded', {
         gateway: name,
         cause,
       });
@@ -143,31 +169,28 @@ export function createPaypalGateway(config: PaypalGatewayConfig): Gateway {
       const certUrl = header(req, 'paypal-cert-url');
       const algo = header(req, 'paypal-auth-algo');
       if (!transmissionId || !transmissionTime || !signature || !certUrl || !algo) {
-        throw new InvalidSignatureError('missing PAYPAL-* signature headers', { gateway: name });
+        throw invalid('missing PAYPAL-* signature headers');
       }
-      if (algo !== 'SHA256withRSA')
-        throw new InvalidSignatureError('unsupported PAYPAL-AUTH-ALGO', { gateway: name });
+      if (algo !== 'SHA256withRSA') throw invalid('unsupported PAYPAL-AUTH-ALGO');
+      // Cheap checks before anything that could cost a download.
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) throw invalid('PAYPAL-TRANSMISSION-SIG is not base64');
       if (!isAllowedCertUrl(certUrl, config.certHostAllowlist)) {
-        throw new InvalidSignatureError('PAYPAL-CERT-URL host is not allowlisted', { gateway: name });
+        throw invalid('PAYPAL-CERT-URL is not an allowlisted PayPal certificate URL');
       }
-      const cert = await certificate(certUrl);
-      // Node 20's X509Certificate has no validFromDate; its validFrom/validTo strings
-      // ("Nov 26 01:02:23 2026 GMT") parse with Date.parse.
+      const cert = await certificate(certUrl, now);
+      // A cached chain may have expired since it was verified.
       const t = now.getTime();
-      if (!(Date.parse(cert.validFrom) <= t && t <= Date.parse(cert.validTo))) {
-        throw new InvalidSignatureError('signing certificate is not valid now', { gateway: name });
-      }
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) {
-        throw new InvalidSignatureError('PAYPAL-TRANSMISSION-SIG is not base64', { gateway: name });
+      if (!(cert.notBefore <= t && t <= cert.notAfter)) {
+        throw invalid('signing certificate is not valid now');
       }
       const signed = paypalSignedString(transmissionId, transmissionTime, config.webhookId, req.rawBody);
       const ok = cryptoVerify(
         'sha256',
         Buffer.from(signed, 'utf8'),
-        cert.publicKey,
+        cert.leaf.publicKey,
         Buffer.from(signature, 'base64'),
       );
-      if (!ok) throw new InvalidSignatureError('signature does not verify', { gateway: name });
+      if (!ok) throw invalid('signature does not verify');
       return normalisePaypalEvent(parseJsonObject(req.rawBody, name), name);
     },
     acknowledge: (statusCode, body, headers) => acknowledgement('paypal', statusCode, body, headers),
@@ -200,8 +223,12 @@ export function normalisePaypalEvent(event: Record<string, unknown>, gateway = '
   const money = () => {
     const amount = obj(r.amount);
     const currency = requireCurrency(amount.currency_code, 'resource.amount.currency_code', gateway);
-    // PayPal amounts are major-unit strings ("19.99", "1999" for JPY): exact, never floats.
-    return { currency, amountMinor: requireMajor(amount.value, currency, 'resource.amount.value', gateway) };
+    // PayPal amounts are major-unit strings ("19.99", "1999" for JPY, whole units for HUF/TWD: see
+    // currencies.ts): exact, never floats.
+    return {
+      currency,
+      amountMinor: requireGatewayMajor('paypal', amount.value, currency, 'resource.amount.value', gateway),
+    };
   };
 
   switch (eventType) {

@@ -237,3 +237,59 @@ export function createSelfSignedCertificate(opts: {
   const b64 = cert.toString('base64').replace(/(.{64})/g, '$1\n');
   return `-----BEGIN CERTIFICATE-----\n${b64.trimEnd()}\n-----END CERTIFICATE-----\n`;
 }
+
+/** `name` with optional extra RDNs first (O=…), CN last, as public CAs write subjects. */
+const distinguishedName = (commonName: string, organization?: string) =>
+  seq(
+    ...(organization ? [der(0x31, seq(oid('2.5.4.10'), der(0x0c, Buffer.from(organization, 'utf8'))))] : []),
+    der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from(commonName, 'utf8')))),
+  );
+
+const extension = (id: string, critical: boolean, value: Buffer) =>
+  seq(oid(id), ...(critical ? [der(0x01, Buffer.from([0xff]))] : []), der(0x04, value));
+
+/**
+ * An X.509 v3 certificate, SHA256withRSA, as PEM: a CA (basicConstraints CA:TRUE, keyUsage keyCertSign
+ * and cRLSign) or an end-entity signing certificate (CA:FALSE, digitalSignature). Issued by `issuer`, or
+ * self-signed without one. TEST AND SANDBOX USE ONLY: the sandbox's own PayPal root CA, intermediate and
+ * signing certificate, and the conformance suite's forged ones, without openssl or a dependency (the
+ * DER writer above is all it takes).
+ */
+export function createCertificate(opts: {
+  /** The subject's key pair (its public half goes into the certificate). */
+  privateKeyPem: string;
+  commonName: string;
+  organization?: string;
+  ca: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  /** The issuing CA: its subject name and private key. Omitted: self-signed. */
+  issuer?: { commonName: string; organization?: string; privateKeyPem: string };
+}): string {
+  const subjectKey = createPrivateKey(opts.privateKeyPem);
+  const spki = createPublicKey(subjectKey).export({ type: 'spki', format: 'der' });
+  const signingKey = opts.issuer ? createPrivateKey(opts.issuer.privateKeyPem) : subjectKey;
+  const issuerName = opts.issuer
+    ? distinguishedName(opts.issuer.commonName, opts.issuer.organization)
+    : distinguishedName(opts.commonName, opts.organization);
+  const sha256WithRsa = seq(oid('1.2.840.113549.1.1.11'), der(0x05, Buffer.alloc(0)));
+  const serial = randomBytes(12);
+  serial[0]! &= 0x7f; // positive
+  const basicConstraints = opts.ca ? seq(der(0x01, Buffer.from([0xff]))) : seq();
+  // BIT STRING, first byte = unused bits: keyCertSign(5)+cRLSign(6) = 0x06, digitalSignature(0) = 0x80.
+  const keyUsage = opts.ca ? der(0x03, Buffer.from([0x01, 0x06])) : der(0x03, Buffer.from([0x07, 0x80]));
+  const tbs = seq(
+    der(0xa0, derInteger(Buffer.from([2]))), // v3
+    derInteger(serial),
+    sha256WithRsa,
+    issuerName,
+    seq(derTime(opts.notBefore), derTime(opts.notAfter)),
+    distinguishedName(opts.commonName, opts.organization),
+    spki,
+    der(0xa3, seq(extension('2.5.29.19', true, basicConstraints), extension('2.5.29.15', true, keyUsage))),
+  );
+  const signature = cryptoSign('sha256', tbs, signingKey);
+  const cert = seq(tbs, sha256WithRsa, der(0x03, Buffer.concat([Buffer.from([0]), signature])));
+  const b64 = cert.toString('base64').replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64.trimEnd()}\n-----END CERTIFICATE-----\n`;
+}

@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
+import { withIsoAmount } from './currencies.ts';
 import { InvalidSignatureError } from './errors.ts';
 import {
   checkTimestamp,
@@ -98,7 +99,8 @@ export function createStripeGateway(config: StripeGatewayConfig): Gateway {
     async verify(req: CallbackRequest, now: Date): Promise<VerifyResult> {
       assertContentType('json', header(req, 'content-type'), name);
       verifyStripeSignature(req.rawBody, header(req, 'stripe-signature'), config.webhookSecrets, now, name);
-      return normaliseStripeEvent(parseJsonObject(req.rawBody, name), name);
+      // Stripe counts some currencies in other units than ISO (ISK, MGA): see currencies.ts.
+      return withIsoAmount('stripe', normaliseStripeEvent(parseJsonObject(req.rawBody, name), name), name);
     },
     acknowledge: (statusCode, body, headers) => acknowledgement('stripe', statusCode, body, headers),
   };

@@ -19,6 +19,7 @@ import {
   signWechatpay,
 } from '../../../functions/core/gateways/signers.ts';
 import { gateways as topologyGateways } from '../../../lib/topology.ts';
+import { createPaypalPki } from '../../support/paypal-pki.ts';
 import { request, rsaPair, seconds } from './helpers.ts';
 
 const NOW = new Date('2026-11-23T10:00:00Z');
@@ -173,15 +174,12 @@ describe('createGateway and secrets', () => {
       eventId: 'm1',
     });
 
-    const cert = createSelfSignedCertificate({
-      privateKeyPem: KEY.privateKeyPem,
-      commonName: 't',
-      notBefore: new Date('2026-01-01'),
-      notAfter: new Date('2027-01-01'),
-    });
+    const pki = createPaypalPki(NOW);
+    const cert = pki.chainFor(KEY.privateKeyPem);
     const certUrl = 'http://127.0.0.1:3000/_sandbox/paypal/cert.pem';
     const paypal = createGateway('paypal', 'paypal', secrets.paypal, {
       certHostAllowlist: ['127.0.0.1:3000'],
+      trustRootsPem: pki.root.pem,
       fetchCert: async () => cert,
     });
     const ppBody = '{"id":"WH-1","event_type":"PING"}';

@@ -10,7 +10,8 @@ import {
   isAllowedCertUrl,
   paypalSignedString,
 } from '../../../functions/core/gateways/paypal.ts';
-import { createSelfSignedCertificate, signPaypal } from '../../../functions/core/gateways/signers.ts';
+import { signPaypal } from '../../../functions/core/gateways/signers.ts';
+import { createPaypalPki } from '../../support/paypal-pki.ts';
 import { expectEvent, expectRejects, request, rsaPair } from './helpers.ts';
 
 const NOW = new Date('2026-11-23T10:00:00Z');
@@ -18,17 +19,14 @@ const WEBHOOK_ID = '8PT597110X687430LKGECATA';
 const CERT_URL = 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-test';
 const KEY = rsaPair();
 const OTHER_KEY = rsaPair();
+// PayPal serves the signing certificate followed by its intermediate; the chain ends at a root we trust
+// (here the test root, given as PAYPAL_TRUST_ROOTS_PEM would be). Chain rules: paypal-cert.test.ts.
+const PKI = createPaypalPki(NOW);
 const certFor = (
   privateKeyPem: string,
   notBefore = new Date('2026-01-01'),
   notAfter = new Date('2027-01-01'),
-) =>
-  createSelfSignedCertificate({
-    privateKeyPem,
-    commonName: 'messageverificationcerts.paypal.com',
-    notBefore,
-    notAfter,
-  });
+) => PKI.chainFor(privateKeyPem, { notBefore, notAfter });
 const CERT = certFor(KEY.privateKeyPem);
 
 /** A gateway whose cert downloads are counted and served from `certs`. */
@@ -38,6 +36,7 @@ function setup(certs: Record<string, string> = { [CERT_URL]: CERT }, allowlist =
     name: 'paypal',
     webhookId: WEBHOOK_ID,
     certHostAllowlist: allowlist,
+    trustRootsPem: PKI.root.pem,
     fetchCert: async (url) => {
       fetched.push(url);
       const pem = certs[url];
@@ -149,7 +148,7 @@ describe('paypal signature', () => {
   });
 
   it('accepts a new certificate at a new URL (PayPal rotating its signing certificate)', async () => {
-    const newUrl = 'https://api.paypal.com/v1/notifications/certs/CERT-new';
+    const newUrl = 'https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-new';
     const { gateway } = setup({ [CERT_URL]: CERT, [newUrl]: certFor(OTHER_KEY.privateKeyPem) });
     expect((await gateway.verify(signed(capture), NOW)).type).toBe('event');
     const rotated = signed(capture, { privateKeyPem: OTHER_KEY.privateKeyPem, certUrl: newUrl });
@@ -182,7 +181,7 @@ describe('paypal signature', () => {
   });
 
   it('never downloads a certificate from a host outside the allowlist', async () => {
-    const evil = 'https://evil.example/cert.pem';
+    const evil = 'https://evil.example/v1/notifications/certs/CERT-1';
     const { gateway, fetched } = setup({ [evil]: certFor(OTHER_KEY.privateKeyPem) });
     const forged = signed(capture, { privateKeyPem: OTHER_KEY.privateKeyPem, certUrl: evil });
     await expectRejects(gateway.verify(forged, NOW), InvalidSignatureError, 401);
@@ -192,17 +191,26 @@ describe('paypal signature', () => {
   it.each([
     ['https://api.paypal.com/v1/notifications/certs/CERT-1', true],
     ['https://api.sandbox.paypal.com/v1/notifications/certs/CERT-1', true],
-    ['https://API.PAYPAL.COM/x', true],
-    ['http://api.paypal.com/x', false],
-    ['https://paypal.com/x', false],
-    ['https://evilpaypal.com/x', false],
-    ['https://api.paypal.com.evil.example/x', false],
-    ['https://user:pw@api.paypal.com/x', false],
-    ['https://api.paypal.com:8443/x', false],
+    ['https://API.PAYPAL.COM/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270', true],
+    ['http://api.paypal.com/v1/notifications/certs/CERT-1', false],
+    ['https://paypal.com/v1/notifications/certs/CERT-1', false],
+    ['https://evilpaypal.com/v1/notifications/certs/CERT-1', false],
+    ['https://api.paypal.com.evil.example/v1/notifications/certs/CERT-1', false],
+    ['https://user:pw@api.paypal.com/v1/notifications/certs/CERT-1', false],
+    ['https://api.paypal.com:8443/v1/notifications/certs/CERT-1', false],
+    // The path is pinned: an allowlisted host's other pages (redirects, uploads) are never fetched.
+    ['https://api.paypal.com/x', false],
+    ['https://www.paypal.com/signin?returnUri=https://evil.example', false],
+    ['https://api.paypal.com/v1/notifications/certs/CERT-1?x=1', false],
+    ['https://api.paypal.com/v1/notifications/certs/../../../x', false],
+    ['https://api.paypal.com/v1/notifications/certs/CERT-1/../x', false],
+    ['https://api.paypal.com/_sandbox/paypal/cert.pem', false],
     ['not a url', false],
     ['http://127.0.0.1:3000/_sandbox/paypal/cert.pem', true],
     ['http://127.0.0.1:3001/_sandbox/paypal/cert.pem', false],
     ['http://10.0.0.1:3000/cert.pem', false],
+    ['http://127.0.0.1:3000/other.pem', false],
+    ['http://127.0.0.1:3000/v1/notifications/certs/CERT-local', true],
   ])('isAllowedCertUrl(%s) = %s', (url, allowed) => {
     expect(isAllowedCertUrl(url, ['*.paypal.com', '127.0.0.1:3000'])).toBe(allowed);
   });
