@@ -16,6 +16,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
@@ -23,8 +24,8 @@ import {
   type CommitResult,
   type OrderChange,
   type OrderView,
-  type PendingRefundView,
   type Plan,
+  type RefundView,
   TransientStoreError,
 } from '../core/callbacks.ts';
 import type { LedgerEntry } from '../core/ledger.ts';
@@ -50,28 +51,81 @@ export class DynamoCallbackStore implements CallbackStore {
 
   async commit(plan: Plan): Promise<CommitResult> {
     const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: this.tables.payments,
-          Item: plan.entry,
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
+      plan.attach ? this.attachUpdate(plan.entry) : this.putNew(plan.entry),
+      ...(plan.extraEntries ?? []).map((entry) => this.putNew(entry)),
       ...(plan.orderChange ? this.orderUpdates(plan.orderChange, plan.entry) : []),
     ];
+    const extras = plan.extraEntries?.length ?? 0;
     try {
       if (items.length === 1) {
         // A lone ledger write needs no transaction (half the write units).
-        await this.doc.send(
-          new PutCommand({ ...items[0]!.Put!, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-        );
+        const only = items[0]!;
+        if (only.Put) await this.doc.send(new PutCommand(only.Put));
+        else await this.doc.send(new UpdateCommand(only.Update!));
       } else {
         await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
       }
       return { type: 'committed' };
     } catch (error) {
-      return this.explain(error);
+      return this.explain(error, extras);
+    }
+  }
+
+  private putNew(entry: LedgerEntry): TransactItem {
+    return {
+      Put: {
+        TableName: this.tables.payments,
+        Item: entry,
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /** Late order reference: the one existing entry gets the order id, only while it has none. */
+  private attachUpdate(entry: LedgerEntry): TransactItem {
+    return {
+      Update: {
+        TableName: this.tables.payments,
+        Key: { pk: entry.pk },
+        UpdateExpression: 'SET orderId = :order, classification = :c, #refs = :refs',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(orderId)',
+        ExpressionAttributeNames: { '#refs': 'references' },
+        ExpressionAttributeValues: {
+          ':order': entry.orderId,
+          ':c': entry.classification,
+          ':refs': entry.references,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  async mergeReferences(key: string, references: Readonly<Record<string, string>>): Promise<void> {
+    const names: Record<string, string> = { '#refs': 'references' };
+    const values: Record<string, string> = {};
+    const sets = Object.entries(references).map(([k, v], i) => {
+      names[`#r${i}`] = k;
+      values[`:r${i}`] = v;
+      // if_not_exists: a reference the entry already holds is never overwritten.
+      return `#refs.#r${i} = if_not_exists(#refs.#r${i}, :r${i})`;
+    });
+    if (sets.length === 0) return;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.payments,
+          Key: { pk: key },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      // The answer is `duplicate` either way; a lost merge is retried by the gateway's next delivery.
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw new TransientStoreError('reference merge failed', { cause: error });
     }
   }
 
@@ -140,6 +194,7 @@ export class DynamoCallbackStore implements CallbackStore {
         ];
       case 'refund': {
         const statusChanges = change.nextStatus !== change.seenStatus;
+        const reserved = change.refundId ? (change.reservedPayMinor ?? change.amountMinor) : 0;
         const items: TransactItem[] = [
           {
             Update: {
@@ -147,7 +202,7 @@ export class DynamoCallbackStore implements CallbackStore {
               Key,
               UpdateExpression: [
                 'SET refundedPayMinor = refundedPayMinor + :amount, #status = :next, updatedAt = :now',
-                change.refundId ? 'pendingRefundPayMinor = pendingRefundPayMinor - :amount' : '',
+                reserved ? 'pendingRefundPayMinor = pendingRefundPayMinor - :reserved' : '',
                 statusChanges ? 'statusHistory = list_append(statusHistory, :history)' : '',
               ]
                 .filter(Boolean)
@@ -162,6 +217,7 @@ export class DynamoCallbackStore implements CallbackStore {
                 ':now': now,
                 ':seen': change.seenRefundedPayMinor,
                 ':seenStatus': change.seenStatus,
+                ...(reserved ? { ':reserved': reserved } : {}),
                 ...(statusChanges ? { ':history': history(change.nextStatus, entry.pk) } : {}),
               },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -174,11 +230,11 @@ export class DynamoCallbackStore implements CallbackStore {
               TableName: this.tables.orders,
               Key: { pk: change.orderId, sk: refundSk(change.refundId) },
               UpdateExpression: 'SET #status = :completed, completedAt = :now, completedBy = :key',
-              ConditionExpression: '#status = :pending',
+              ConditionExpression: '#status = :from',
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: {
                 ':completed': 'completed',
-                ':pending': 'pending',
+                ':from': change.refundFromStatus ?? 'pending',
                 ':now': now,
                 ':key': entry.pk,
               },
@@ -187,12 +243,108 @@ export class DynamoCallbackStore implements CallbackStore {
         }
         return items;
       }
+      case 'refund_failure':
+        return this.refundFailure(change, entry, history);
+      case 'refund_abnormal':
+        return [
+          {
+            Update: {
+              TableName: this.tables.orders,
+              Key: { pk: change.orderId, sk: refundSk(change.refundId) },
+              UpdateExpression: 'SET #status = :abnormal, abnormalAt = :now',
+              ConditionExpression: '#status = :pending',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':abnormal': 'abnormal', ':pending': 'pending', ':now': now },
+            },
+          },
+        ];
     }
   }
 
-  private explain(error: unknown): CommitResult {
+  /**
+   * A failed refund gives back, in one transaction with its ledger entry: the order's refunded total
+   * (when it had been applied; status recomputed), and for our refund its reservation, its share of the
+   * cumulative base and pay amounts (so the next refund's cumulative rounding stays exact), its
+   * refunded quantities, and its refund-buffer charge (the refund leaves the buffer's index).
+   */
+  private refundFailure(
+    change: Extract<OrderChange, { type: 'refund_failure' }>,
+    entry: LedgerEntry,
+    history: (status: string, reason: string) => { status: string; at: string; reason: string }[],
+  ): TransactItem[] {
+    const now = entry.receivedAt;
+    const sets = ['updatedAt = :now'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': now };
+    const conditions = ['attribute_exists(pk)'];
+    const { refund, unapply } = change;
+    if (unapply) {
+      sets.push('refundedPayMinor = refundedPayMinor - :unapplied');
+      values[':unapplied'] = unapply.amountMinor;
+      conditions.push('refundedPayMinor = :seen', '#status = :seenStatus');
+      names['#status'] = 'status';
+      values[':seen'] = unapply.seenRefundedPayMinor;
+      values[':seenStatus'] = unapply.seenStatus;
+      if (unapply.nextStatus !== unapply.seenStatus) {
+        // The one exception to "status only moves forward" (CONTRACT §3 Refund lifecycle).
+        sets.push('#status = :next', 'statusHistory = list_append(statusHistory, :history)');
+        values[':next'] = unapply.nextStatus;
+        values[':history'] = history(unapply.nextStatus, `refund_failed ${entry.pk}`);
+      }
+    }
+    if (refund) {
+      sets.push(
+        'refundBaseCumulativeMinor = refundBaseCumulativeMinor - :base',
+        'refundPayCumulativeMinor = if_not_exists(refundPayCumulativeMinor, :zero) - :pay',
+      );
+      values[':base'] = refund.baseAmountMinor;
+      values[':pay'] = refund.payAmountMinor;
+      values[':zero'] = 0;
+      if (refund.reserved) sets.push('pendingRefundPayMinor = pendingRefundPayMinor - :pay');
+      (refund.items ?? []).forEach((item, i) => {
+        names['#q'] = 'refundedQuantities';
+        names[`#sku${i}`] = item.sku;
+        values[`:q${i}`] = item.quantity;
+        sets.push(`#q.#sku${i} = #q.#sku${i} - :q${i}`);
+      });
+    }
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.tables.orders,
+          Key: { pk: change.orderId, sk: ORDER_SK },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ];
+    if (refund) {
+      items.push({
+        Update: {
+          TableName: this.tables.orders,
+          Key: { pk: change.orderId, sk: refundSk(refund.refundId) },
+          UpdateExpression: 'SET #status = :failed, failedAt = :now, failedBy = :key REMOVE bufferCurrency',
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':from': refund.fromStatus,
+            ':now': now,
+            ':key': entry.pk,
+          },
+        },
+      });
+    }
+    return items;
+  }
+
+  /** Item order: the entry, `extras` extra entries, then the order's updates. */
+  private explain(error: unknown, extras: number): CommitResult {
     if (error instanceof ConditionalCheckFailedException) {
-      // Only the lone ledger Put runs outside a transaction.
+      // Only a lone ledger write runs outside a transaction.
       const item = error.Item ? (unmarshall(error.Item) as LedgerEntry) : undefined;
       if (!item) throw new TransientStoreError('ledger entry exists but was not returned', { cause: error });
       return { type: 'entry_exists', existing: item };
@@ -206,17 +358,19 @@ export class DynamoCallbackStore implements CallbackStore {
           { cause: error },
         );
       }
-      const [ledger, order] = reasons;
-      if (ledger?.Code === 'ConditionalCheckFailed') {
-        return { type: 'entry_exists', existing: unmarshall(ledger.Item ?? {}) as LedgerEntry };
+      const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
+      if (failed(0)) {
+        return { type: 'entry_exists', existing: unmarshall(reasons[0]!.Item ?? {}) as LedgerEntry };
       }
-      if (order?.Code === 'ConditionalCheckFailed') {
-        return {
-          type: 'order_changed',
-          order: order.Item ? toView(unmarshall(order.Item) as OrderRecord) : undefined,
-        };
+      const order = reasons[1 + extras];
+      if (order?.Code === 'ConditionalCheckFailed' && order.Item) {
+        const item = unmarshall(order.Item) as OrderRecord;
+        if (item.sk === ORDER_SK) return { type: 'order_changed', order: toView(item) };
       }
-      // The refund item moved (completed by a concurrent delivery): decide again from a fresh read.
+      if (order?.Code === 'ConditionalCheckFailed' && !order.Item) {
+        return { type: 'order_changed', order: undefined };
+      }
+      // An extra entry or the refund item moved (a concurrent delivery): decide again from a fresh read.
       return { type: 'order_changed', order: undefined };
     }
     throw new TransientStoreError('ledger write failed', { cause: error });
@@ -251,7 +405,7 @@ export class DynamoCallbackStore implements CallbackStore {
 
   async getOrder(
     orderId: string,
-  ): Promise<{ order: OrderView; pendingRefunds: PendingRefundView[] } | undefined> {
+  ): Promise<{ order: OrderView; refunds: RefundView[] } | undefined> {
     try {
       // One query returns the order and its refunds (same partition).
       const items: Record<string, unknown>[] = [];
@@ -271,11 +425,17 @@ export class DynamoCallbackStore implements CallbackStore {
       } while (ExclusiveStartKey);
       const order = items.find((i) => i.sk === ORDER_SK) as OrderRecord | undefined;
       if (!order) return undefined;
-      const pendingRefunds = items
+      const refunds = items
         .filter((i): i is RefundRecord & Record<string, unknown> => String(i.sk).startsWith('refund#'))
-        .filter((r) => r.status === 'pending')
-        .map((r) => ({ refundId: r.refundId, payAmountMinor: r.payAmountMinor, createdAt: r.createdAt }));
-      return { order: toView(order), pendingRefunds };
+        .map((r) => ({
+          refundId: r.refundId,
+          status: r.status,
+          baseAmountMinor: r.baseAmountMinor,
+          payAmountMinor: r.payAmountMinor,
+          createdAt: r.createdAt,
+          ...(r.items ? { items: r.items } : {}),
+        }));
+      return { order: toView(order), refunds };
     } catch (error) {
       throw new TransientStoreError('order read failed', { cause: error });
     }

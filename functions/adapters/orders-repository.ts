@@ -85,7 +85,7 @@ export class DynamoOrdersRepository implements OrdersRepository {
                 TableName: this.tableName,
                 Key: { pk: refund.orderId, sk: ORDER_SK },
                 UpdateExpression:
-                  'SET refundBaseCumulativeMinor = :cum, pendingRefundPayMinor = :pending, refundedQuantities = :qty, updatedAt = :at',
+                  'SET refundBaseCumulativeMinor = :cum, refundPayCumulativeMinor = :payCum, pendingRefundPayMinor = :pending, refundedQuantities = :qty, updatedAt = :at',
                 // The totals read are still the totals: no refund was created or completed since we decided.
                 ConditionExpression: [
                   '#status IN (:paid, :partially)',
@@ -96,6 +96,7 @@ export class DynamoOrdersRepository implements OrdersRepository {
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
                   ':cum': update.refundBaseCumulativeMinor,
+                  ':payCum': update.refundPayCumulativeMinor,
                   ':pending': update.pendingRefundPayMinor,
                   ':qty': update.refundedQuantities,
                   ':at': update.updatedAt,

@@ -27,10 +27,11 @@ import type { Alerts } from '../core/alerts.ts';
 import {
   type ApplyDeps,
   applyEvent,
+  applyToRecorded,
   type CallbackOutcome,
   type CallbackStore,
+  claimOf,
   eventKey,
-  quarantine,
 } from '../core/callbacks.ts';
 import type { NormalizedEvent } from '../core/events.ts';
 import { acknowledgement } from '../core/gateways/acknowledgement.ts';
@@ -95,8 +96,12 @@ export interface CallbackDeps {
 
 interface ApplyInput {
   readonly key: string;
-  /** What payload validation compares: a re-send with another amount, currency or order is quarantined. */
-  readonly claim: readonly [number, string, string];
+  /**
+   * What payload validation compares (amount, currency, order id, references): a delivery that claims
+   * anything else goes to the ledger entry, which quarantines a conflict, attaches a late order
+   * reference or merges new references (functions/core/callbacks.ts `applyToRecorded`).
+   */
+  readonly claim: readonly [number, string, string, string];
   readonly event: NormalizedEvent;
 }
 
@@ -246,7 +251,7 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
     const key = eventKey(e);
     let outcome: CallbackOutcome;
     try {
-      const result = await applyOnce({ key, claim: [e.amountMinor, e.currency, e.orderId ?? ''], event: e });
+      const result = await applyOnce({ key, claim: claimOf(e), event: e });
       outcome = result.replayed ? 'duplicate' : result.outcome;
     } catch (error) {
       if (error instanceof IdempotencyAlreadyInProgressError) {
@@ -255,10 +260,11 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
         return ack(409, { status: 'in_progress' }, { 'Retry-After': '2' });
       }
       if (error instanceof IdempotencyValidationError) {
+        // Bypasses the stored answer: the ledger entry decides (quarantine, late order reference, merge).
         try {
-          outcome = await quarantine(e, { pk: key, receivedAt: now().toISOString() }, applyDeps);
+          outcome = await applyToRecorded(e, applyDeps);
         } catch (inner) {
-          logger.error('quarantine failed', { gateway: config.GATEWAY, key, error: inner });
+          logger.error('recorded key failed', { gateway: config.GATEWAY, key, error: inner });
           return retryLater();
         }
       } else {

@@ -11,6 +11,9 @@ export const ALERT_TYPES = [
   'Refund Exceeds Paid',
   'Amount Mismatch',
   'Unmatched Payment',
+  'Refund Failed',
+  'Refund Abnormal',
+  'Dispute Reinstated',
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

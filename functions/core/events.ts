@@ -5,8 +5,22 @@
 import * as z from 'zod/mini';
 import { isCurrency } from './money.ts';
 
-/** What the event does to money. `attempt` is a failed payment attempt: recorded, never applied. */
-export const EFFECT_KINDS = ['payment', 'refund', 'reversal', 'attempt'] as const;
+/**
+ * What the event does to money. The first six are the ledger's kinds (CONTRACT §3 "What once means"):
+ * `refund_failed` gives a refund back (Stripe `refund.failed`), `refund_adjustment` corrects a refund
+ * recorded before an earlier one arrived (written by the core, never sent by a gateway), `reinstatement`
+ * offsets a won dispute's `reversal`. `attempt` is a delivery that moved no money (a failed payment
+ * attempt, a WeChat Pay refund closed or abnormal): recorded per delivery, never counted.
+ */
+export const EFFECT_KINDS = [
+  'payment',
+  'refund',
+  'refund_failed',
+  'refund_adjustment',
+  'reversal',
+  'reinstatement',
+  'attempt',
+] as const;
 export type EffectKind = (typeof EFFECT_KINDS)[number];
 
 const nonEmpty = z.string().check(z.minLength(1), z.maxLength(256));
@@ -31,6 +45,11 @@ export const NormalizedEventSchema = z.object({
   refundOf: z.optional(nonEmpty),
   /** For refunds: our refund id, when we created the refund and the gateway echoes it. */
   refundId: z.optional(nonEmpty),
+  /**
+   * For `attempt`s about a refund of ours (WeChat Pay `REFUND.CLOSED` / `REFUND.ABNORMAL`): what became
+   * of the refund named by `refundId`.
+   */
+  refundOutcome: z.optional(z.enum(['closed', 'abnormal'])),
   /** When the gateway says it happened (ISO 8601), if it says. */
   occurredAt: z.optional(z.string()),
   /** Every other reference: payment intent, charge, capture, refund, trade numbers. */

@@ -15,7 +15,16 @@ export type Classification =
   | 'quarantined'
   | 'failed_attempt'
   /** A refund that would take the refunded total above the paid amount: recorded, flagged, never applied. */
-  | 'refund_exceeds_paid';
+  | 'refund_exceeds_paid'
+  /**
+   * A `refund` entry written beside its `refund_failed` because the refund failed before it was applied
+   * (Stripe's balance shows both); a later success of that refund is recorded, never applied.
+   */
+  | 'refund_failed'
+  /** An `attempt` recording that the gateway closed our pending refund (WeChat Pay `REFUND.CLOSED`). */
+  | 'refund_closed'
+  /** An `attempt` recording a refund gone abnormal (WeChat Pay `REFUND.ABNORMAL`): for a person. */
+  | 'refund_abnormal';
 
 /** Entry kinds: effects, plus failed attempts and quarantined deliveries stored apart. */
 export type EntryKind = EffectKind | 'quarantine';
@@ -35,6 +44,13 @@ export interface LedgerEntry {
   readonly references: Readonly<Record<string, string>>;
   readonly refundOf?: string;
   readonly refundId?: string;
+  /** Alipay refunds: the trade's cumulative `refund_fee` this notification carried (what it claimed). */
+  readonly cumulativeMinor?: number;
+  /**
+   * `refund_adjustment` entries: the ledger key of the refund they correct. Their `amountMinor` is signed
+   * and adds to that refund's amount (negative: the refund was recorded too large).
+   */
+  readonly adjusts?: string;
   readonly occurredAt?: string;
   /** ISO 8601 UTC, when we received the callback. */
   readonly receivedAt: string;
@@ -48,6 +64,11 @@ export function ledgerKey(gateway: string, transactionId: string, kind: EffectKi
 
 export function attemptKey(gateway: string, transactionId: string, eventId: string): string {
   return `${gateway}#${transactionId}#attempt#${eventId}`;
+}
+
+/** `{gateway}#{transactionId}#refund_adjustment#{notifyId}`: one correction per delivery that caused it. */
+export function adjustmentKey(gateway: string, transactionId: string, notifyId: string): string {
+  return `${ledgerKey(gateway, transactionId, 'refund_adjustment')}#${notifyId}`;
 }
 
 export function quarantineKey(key: string, fingerprint: string): string {

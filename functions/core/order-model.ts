@@ -76,15 +76,25 @@ export interface OrderRecord {
   readonly refundedPayMinor: number;
   /** Refunds created and not yet completed or failed, pay currency: they count against the refundable amount. */
   readonly pendingRefundPayMinor: number;
-  /** Cumulative base amount of all refunds created (for cumulative rounding). */
+  /** Cumulative base amount of all refunds created and not failed (for cumulative rounding). */
   readonly refundBaseCumulativeMinor: number;
+  /**
+   * Σ pay amounts of the refunds created and not failed. A new refund's pay amount is
+   * `round(cumulativeBase / rate) − this`, which stays exact after a refund fails (CONTRACT §3).
+   */
+  readonly refundPayCumulativeMinor?: number;
   /** Quantity refunded per sku (refunds by items). */
   readonly refundedQuantities?: Readonly<Record<string, number>>;
   /** Set to baseCurrency when the order is paid: puts it in the refund buffer's GSI. */
   readonly bufferCurrency?: Currency;
 }
 
-export type RefundStatus = 'pending' | 'completed';
+/**
+ * `pending` reserves its amount until a callback completes it; `failed` is final (given back: reservation,
+ * quantities, buffer charge); `abnormal` (WeChat Pay) keeps its reservation and waits for a person.
+ */
+export const REFUND_STATUSES = ['pending', 'completed', 'failed', 'abnormal'] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
 
 export interface RefundRecord {
   readonly pk: string;
@@ -105,6 +115,19 @@ export interface RefundRecord {
   readonly completedAt?: string;
   /** Ledger key of the refund callback that completed it. */
   readonly completedBy?: string;
-  /** Set to the base currency: puts the refund's FX difference in the refund buffer's GSI. */
-  readonly bufferCurrency: Currency;
+  readonly failedAt?: string;
+  /** Ledger key of the callback that failed it. */
+  readonly failedBy?: string;
+  readonly abnormalAt?: string;
+  /**
+   * Set to the base currency: puts the refund's FX difference in the refund buffer's GSI. Removed when
+   * the refund fails, which gives its charge back to the buffer.
+   */
+  readonly bufferCurrency?: Currency;
+}
+
+/** The order's status once its refunded total is `refundedPayMinor` (used when an applied refund fails). */
+export function statusForRefunded(refundedPayMinor: number, payAmountMinor: number): OrderStatus {
+  if (refundedPayMinor <= 0) return 'paid';
+  return refundedPayMinor >= payAmountMinor ? 'refunded' : 'partially_refunded';
 }

@@ -68,6 +68,7 @@ export interface RefundOrderExpectation {
 
 export interface RefundOrderUpdate {
   readonly refundBaseCumulativeMinor: number;
+  readonly refundPayCumulativeMinor: number;
   readonly pendingRefundPayMinor: number;
   readonly refundedQuantities: Readonly<Record<string, number>>;
   readonly updatedAt: string;
@@ -198,6 +199,7 @@ export async function createOrder(
     refundedPayMinor: 0,
     pendingRefundPayMinor: 0,
     refundBaseCumulativeMinor: 0,
+    refundPayCumulativeMinor: 0,
     refundedQuantities: {},
   };
   await deps.orders.putOrder(order);

@@ -49,6 +49,7 @@ export interface RefundPlan {
   readonly baseAmountMinor: number;
   readonly payAmountMinor: number;
   readonly refundBaseCumulativeMinor: number;
+  readonly refundPayCumulativeMinor: number;
   readonly refundedQuantities: Readonly<Record<string, number>>;
   readonly items?: readonly { sku: string; quantity: number }[];
 }
@@ -116,7 +117,10 @@ export function planRefund(order: OrderRecord, request: RefundRequest): RefundPl
       `base ${previous} already refunded of ${order.baseAmountMinor}, ${baseAmountMinor} more asked`,
     );
   }
-  const payAmountMinor = cumulativePay(order, cumulative) - cumulativePay(order, previous);
+  // round(cumulativeBase / rate) − Σ pay amounts of the refunds not failed (CONTRACT §3): without failures
+  // this telescopes to round(cum / rate) − round(previous / rate); after one it stays exact.
+  const payBefore = order.refundPayCumulativeMinor ?? cumulativePay(order, previous);
+  const payAmountMinor = cumulativePay(order, cumulative) - payBefore;
   const committed = (order.refundedPayMinor ?? 0) + (order.pendingRefundPayMinor ?? 0);
   // Refunds the gateway reported without us asking also count: never promise more than was paid.
   if (committed + payAmountMinor > order.payAmountMinor) {
@@ -138,6 +142,7 @@ export function planRefund(order: OrderRecord, request: RefundRequest): RefundPl
     baseAmountMinor,
     payAmountMinor,
     refundBaseCumulativeMinor: cumulative,
+    refundPayCumulativeMinor: payBefore + payAmountMinor,
     refundedQuantities: quantities,
     ...(items ? { items } : {}),
   };
@@ -222,6 +227,7 @@ export async function createRefund(
       refund,
       {
         refundBaseCumulativeMinor: plan.refundBaseCumulativeMinor,
+        refundPayCumulativeMinor: plan.refundPayCumulativeMinor,
         pendingRefundPayMinor: (order.pendingRefundPayMinor ?? 0) + plan.payAmountMinor,
         refundedQuantities: plan.refundedQuantities,
         updatedAt: at,
@@ -253,7 +259,7 @@ async function todaysRate(store: FxRateStore, order: OrderRecord): Promise<strin
 }
 
 async function alertIfBufferNegative(deps: CreateRefundDeps, refund: RefundRecord): Promise<void> {
-  const buffer = await refundBuffer(deps, refund.bufferCurrency, refund);
+  const buffer = await refundBuffer(deps, refund.bufferCurrency ?? refund.fxDifferenceCurrency, refund);
   if (buffer.balanceMinor < 0) {
     await deps.alerts.raise('Refund Buffer Negative', {
       ...buffer,

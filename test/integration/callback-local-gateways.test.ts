@@ -222,9 +222,10 @@ describe('alipay cumulative refunds', () => {
     // A replay of the first notification after the second: still the same 30.00.
     expect(await send('alipay', refund('RF-A', 3000))).toEqual(OK.alipay);
     const refunds = (await ledgerFor(o.orderId)).filter((e) => e.kind === 'refund');
+    // Keyed {trade_no}:{out_biz_no}: out_biz_no is unique only within a trade.
     expect(refunds.map((e) => [e.transactionId, e.amountMinor]).sort()).toEqual([
-      ['RF-A', 3000],
-      ['RF-B', 4000],
+      [`${p.transactionId}:RF-A`, 3000],
+      [`${p.transactionId}:RF-B`, 4000],
     ]);
   });
 });

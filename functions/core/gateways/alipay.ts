@@ -157,7 +157,9 @@ export function createAlipayGateway(config: AlipayGatewayConfig): Gateway {
         }
       }
       // A genuine notification for another app or merchant (shared Alipay key) is not ours: 401 (CONTRACT).
-      if (params.app_id !== config.appId || params.seller_id !== config.sellerId) {
+      // seller_id is optional in Alipay's notification table (异步通知参数), but names us when present.
+      const sellerId = params.seller_id === '' ? undefined : params.seller_id;
+      if (params.app_id !== config.appId || (sellerId !== undefined && sellerId !== config.sellerId)) {
         throw new InvalidSignatureError('app_id or seller_id is not ours', { gateway: name });
       }
       return normaliseAlipayNotification(params, defaultCurrency, name);
@@ -178,7 +180,18 @@ function textDecoder(charset: string, gateway: string): TextDecoder {
 const ZERO = /^0*(\.0*)?$/;
 
 /**
- * Maps verified, decoded notification parameters (CONTRACT §3 "alipay") to a NormalizedEvent.
+ * Maps verified, decoded notification parameters (CONTRACT §3 "alipay") to a NormalizedEvent. Fields as
+ * Alipay's asynchronous notification reference lists them (opendocs.alipay.com 异步通知参数说明:
+ * `trade_status`, `refund_fee` 总退款金额, `out_biz_no` 商户业务号, `gmt_refund`):
+ *
+ * | notification | effect |
+ * |---|---|
+ * | `refund_fee` > 0 and `out_biz_no` | refund `{trade_no}:{out_biz_no}`, `refund_fee` cumulative for the trade |
+ * | `TRADE_SUCCESS` / `TRADE_FINISHED` otherwise | payment `trade_no` (`TRADE_FINISHED` after `TRADE_SUCCESS`: the same key, a duplicate) |
+ * | `TRADE_CLOSED` without a refund, `WAIT_BUYER_PAY`, anything else | ignored |
+ *
+ * A `refund_fee` without `out_biz_no` (the status change of an already refunded trade) is no new refund:
+ * with TRADE_SUCCESS/TRADE_FINISHED it is the trade's payment again (a duplicate), else ignored.
  * @throws MalformedEventError
  */
 export function normaliseAlipayNotification(
@@ -194,10 +207,10 @@ export function normaliseAlipayNotification(
     ? requireCurrency(params.trans_currency, 'trans_currency', gateway)
     : defaultCurrency;
   const refundFee = p('refund_fee');
+  const outBizNo = p('out_biz_no');
 
-  if ((refundFee !== undefined && !ZERO.test(refundFee)) || p('out_biz_no') !== undefined) {
+  if (outBizNo !== undefined && refundFee !== undefined && !ZERO.test(refundFee)) {
     // A (partial or full) refund: trade_status is TRADE_SUCCESS or TRADE_CLOSED then, so it cannot decide.
-    const outBizNo = requireStr(params.out_biz_no, 'out_biz_no', gateway);
     const tradeNo = requireStr(params.trade_no, 'trade_no', gateway);
     return {
       type: 'event',
@@ -206,7 +219,8 @@ export function normaliseAlipayNotification(
         eventId,
         eventType,
         kind: 'refund',
-        transactionId: outBizNo,
+        // out_biz_no is unique only within a trade, and defaults to out_trade_no (CONTRACT).
+        transactionId: `${tradeNo}:${outBizNo}`,
         orderId: p('out_trade_no'),
         // refund_fee is the trade's total refunded so far, not this refund's amount (CONTRACT).
         amountMinor: requireMajor(refundFee, currency, 'refund_fee', gateway),

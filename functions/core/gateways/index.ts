@@ -63,6 +63,8 @@ export const GatewaySecretsSchema = {
       .check(z.refine((m) => Object.keys(m).length > 0, 'empty')),
     /** @default 'CNY' */
     defaultCurrency: currency,
+    /** Partner mode: the sub-merchant notifications must name (our `mchid` is then the `sp_mchid`). */
+    subMchid: z.optional(nonEmpty),
   }),
 } as const satisfies Record<GatewayKind, z.ZodMiniType>;
 

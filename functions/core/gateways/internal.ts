@@ -67,6 +67,16 @@ export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/**
+ * An optional string field: absent, null or empty is undefined; any other type is malformed (a signed
+ * event with a field of the wrong type is 400, never read as "absent").
+ */
+export function optionalStr(value: unknown, what: string, gateway: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new MalformedEventError(`${what} must be a string`, { gateway });
+  return value;
+}
+
 /** A required non-empty string field. */
 export function requireStr(value: unknown, what: string, gateway: string): string {
   const s = str(value);

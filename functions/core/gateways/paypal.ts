@@ -24,6 +24,7 @@ import {
   header,
   isRecord,
   obj,
+  optionalStr,
   parseJsonObject,
   refs,
   requireCurrency,
@@ -244,7 +245,10 @@ export function normalisePaypalEvent(event: Record<string, unknown>, gateway = '
           kind: completed ? 'payment' : 'attempt',
           transactionId: id,
           ...money(),
-          orderId: completed ? requireStr(r.custom_id, 'resource.custom_id', gateway) : str(r.custom_id),
+          // custom_id, else invoice_id (CONTRACT); neither → recorded `unmatched`, never refused.
+          orderId:
+            optionalStr(r.custom_id, 'resource.custom_id', gateway) ??
+            optionalStr(r.invoice_id, 'resource.invoice_id', gateway),
           references: refs({
             capture: id,
             paypalOrder: obj(obj(r.supplementary_data).related_ids).order_id,

@@ -14,7 +14,9 @@ import {
   finish,
   header,
   isoFromSeconds,
+  isRecord,
   obj,
+  optionalStr,
   parseJsonObject,
   refs,
   requireCurrency,
@@ -106,8 +108,24 @@ export function createStripeGateway(config: StripeGatewayConfig): Gateway {
   };
 }
 
+/** `refund.updated` statuses that mean the refund will not (or no longer) move money back. */
+const FAILED_REFUND = new Set(['failed', 'canceled']);
+
 /**
- * Maps a verified Stripe event (CONTRACT §3 "stripe") to a NormalizedEvent.
+ * Maps a verified Stripe event (CONTRACT §3 "stripe") to a NormalizedEvent. Event types and object
+ * fields as Stripe's API reference documents them (docs.stripe.com/api/events/types, /api/payment_intents/object,
+ * /api/checkout/sessions/object, /api/refunds/object, /api/disputes/object):
+ *
+ * | event type | effect |
+ * |---|---|
+ * | `payment_intent.succeeded` | payment: `pi_…`, `amount_received`, order `metadata.order_id` (none → unmatched) |
+ * | `payment_intent.payment_failed` | failed attempt |
+ * | `checkout.session.completed` (`payment_status: paid`), `checkout.session.async_payment_succeeded` | payment keyed on `payment_intent`, `amount_total`, order `client_reference_id` else `metadata.order_id` |
+ * | `refund.created` / `refund.updated` (`status: succeeded`) | refund `re_…` of `payment_intent`, ours in `metadata.refund_id` |
+ * | `refund.failed`, `refund.updated` (`status: failed/canceled`) | refund failure |
+ * | `charge.dispute.funds_withdrawn` | reversal (dispute id) |
+ * | `charge.dispute.funds_reinstated` | reinstatement (dispute id) |
+ * | anything else (`charge.refunded`, `charge.succeeded`, unpaid sessions…) | ignored |
  * @throws MalformedEventError
  */
 export function normaliseStripeEvent(event: Record<string, unknown>, gateway = 'stripe'): VerifyResult {
@@ -116,6 +134,7 @@ export function normaliseStripeEvent(event: Record<string, unknown>, gateway = '
   const o = obj(obj(event.data).object);
   const base = { gateway, eventId, eventType, occurredAt: isoFromSeconds(event.created) };
   const metadata = obj(o.metadata);
+  const ignored: VerifyResult = { type: 'ignored', eventType, eventId };
 
   switch (eventType) {
     case 'payment_intent.succeeded':
@@ -133,54 +152,97 @@ export function normaliseStripeEvent(event: Record<string, unknown>, gateway = '
             ? requireMinor(o.amount_received, 'amount_received', gateway)
             : requireMinor(o.amount, 'amount', gateway),
           currency: requireCurrency(o.currency, 'currency', gateway),
-          // Without our order id a payment cannot be applied; a failed attempt is only recorded.
-          orderId: succeeded
-            ? requireStr(metadata.order_id, 'metadata.order_id', gateway)
-            : str(metadata.order_id),
-          references: refs({ paymentIntent: id, charge: o.latest_charge }),
+          // Checkout and Payment Links put the order on the session, not the intent: a payment without
+          // metadata.order_id is recorded `unmatched` until the session event names the order.
+          orderId: optionalStr(metadata.order_id, 'metadata.order_id', gateway),
+          references: refs({ paymentIntent: id, charge: idOf(o.latest_charge) }),
+        }),
+      };
+    }
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded': {
+      // `unpaid`: an async method (bank debit, konbini…) still pending; async_payment_succeeded follows.
+      // `no_payment_required`: nothing was charged. Neither moved money yet.
+      if (eventType === 'checkout.session.completed' && o.payment_status !== 'paid') return ignored;
+      const paymentIntent = idOf(o.payment_intent);
+      // Subscription and setup sessions carry no payment intent: not a payment of ours.
+      if (paymentIntent === undefined) return ignored;
+      const session = requireStr(o.id, 'data.object.id', gateway);
+      return {
+        type: 'event',
+        event: finish({
+          ...base,
+          kind: 'payment',
+          transactionId: paymentIntent,
+          amountMinor: requireMinor(o.amount_total, 'amount_total', gateway),
+          currency: requireCurrency(o.currency, 'currency', gateway),
+          orderId:
+            optionalStr(o.client_reference_id, 'client_reference_id', gateway) ??
+            optionalStr(metadata.order_id, 'metadata.order_id', gateway),
+          references: refs({
+            paymentIntent,
+            checkoutSession: session,
+            paymentLink: idOf(o.payment_link),
+          }),
         }),
       };
     }
     case 'refund.created':
-    case 'refund.updated': {
-      // A pending/failed/canceled refund moved no money; Stripe sends refund.updated when it succeeds,
-      // and both events of a refund that succeeds at once collapse onto one ledger key.
-      if (o.status !== 'succeeded') return { type: 'ignored', eventType, eventId };
+    case 'refund.updated':
+    case 'refund.failed': {
+      const status = o.status;
+      const failed = eventType === 'refund.failed' || (typeof status === 'string' && FAILED_REFUND.has(status));
+      // A pending refund moved no money; Stripe sends refund.updated when it succeeds, and both events
+      // of a refund that succeeds at once collapse onto one ledger key.
+      if (!failed && status !== 'succeeded') return ignored;
       const id = requireStr(o.id, 'data.object.id', gateway);
-      const paymentIntent = requireStr(o.payment_intent, 'data.object.payment_intent', gateway);
+      const paymentIntent = requireStr(idOf(o.payment_intent), 'data.object.payment_intent', gateway);
       return {
         type: 'event',
         event: finish({
           ...base,
-          kind: 'refund',
+          kind: failed ? 'refund_failed' : 'refund',
           transactionId: id,
           amountMinor: requireMinor(o.amount, 'amount', gateway),
           currency: requireCurrency(o.currency, 'currency', gateway),
-          orderId: str(metadata.order_id),
+          orderId: optionalStr(metadata.order_id, 'metadata.order_id', gateway),
           refundOf: paymentIntent,
-          refundId: str(metadata.refund_id),
-          references: refs({ refund: id, charge: o.charge, paymentIntent }),
+          refundId: optionalStr(metadata.refund_id, 'metadata.refund_id', gateway),
+          references: refs({
+            refund: id,
+            charge: idOf(o.charge),
+            paymentIntent,
+            failureReason: failed ? o.failure_reason : undefined,
+            failureBalanceTransaction: failed ? idOf(o.failure_balance_transaction) : undefined,
+          }),
         }),
       };
     }
-    case 'charge.dispute.funds_withdrawn': {
+    case 'charge.dispute.funds_withdrawn':
+    case 'charge.dispute.funds_reinstated': {
       const id = requireStr(o.id, 'data.object.id', gateway);
-      const paymentIntent = requireStr(o.payment_intent, 'data.object.payment_intent', gateway);
+      const paymentIntent = requireStr(idOf(o.payment_intent), 'data.object.payment_intent', gateway);
       return {
         type: 'event',
         event: finish({
           ...base,
-          kind: 'reversal',
+          kind: eventType === 'charge.dispute.funds_withdrawn' ? 'reversal' : 'reinstatement',
           transactionId: id,
           amountMinor: requireMinor(o.amount, 'amount', gateway),
           currency: requireCurrency(o.currency, 'currency', gateway),
           refundOf: paymentIntent,
-          references: refs({ dispute: id, charge: o.charge, paymentIntent }),
+          references: refs({ dispute: id, charge: idOf(o.charge), paymentIntent }),
         }),
       };
     }
     // charge.refunded carries no refund id in current API versions (CONTRACT): the refund.* events do.
     default:
-      return { type: 'ignored', eventType, eventId };
+      return ignored;
   }
+}
+
+/** An expandable field: Stripe sends the id, or the object when expanded. */
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return str(value);
+  return isRecord(value) ? str(value.id) : undefined;
 }

@@ -13,6 +13,7 @@ import {
   header,
   isRecord,
   obj,
+  optionalStr,
   parseJsonObject,
   refs,
   requireCurrency,
@@ -34,7 +35,15 @@ export interface WechatpayGatewayConfig {
   readonly platformCertificates: Readonly<Record<string, string>>;
   /** Currency when the resource's amount has none (domestic refunds omit it). @default 'CNY' */
   readonly defaultCurrency?: Currency;
+  /**
+   * Service-provider (partner / 服务商, Global: institutional) mode: `mchid` is then our `sp_mchid`, and
+   * when this is set the resource's `sub_mchid` must name it too.
+   */
+  readonly subMchid?: string;
 }
+
+/** Events we act on; anything else is answered `ignored` without decrypting it. */
+const HANDLED = new Set(['TRANSACTION.SUCCESS', 'REFUND.SUCCESS', 'REFUND.CLOSED', 'REFUND.ABNORMAL']);
 
 const TAG_BYTES = 16;
 
@@ -133,7 +142,7 @@ export function createWechatpayGateway(config: WechatpayGatewayConfig): Gateway 
       const eventType = requireStr(body.event_type, 'event_type', name);
       const eventId = requireStr(body.id, 'id', name);
       // Only the events we act on are decrypted: nothing else needs the plaintext.
-      if (eventType !== 'TRANSACTION.SUCCESS' && eventType !== 'REFUND.SUCCESS') {
+      if (!HANDLED.has(eventType)) {
         return { type: 'ignored', eventType, eventId };
       }
       let resource: unknown;
@@ -146,8 +155,10 @@ export function createWechatpayGateway(config: WechatpayGatewayConfig): Gateway 
       if (!isRecord(resource))
         throw new MalformedEventError('decrypted resource is not an object', { gateway: name });
       // Authentic (it decrypted with our key), but about another merchant: treated like a bad signature.
-      if (resource.mchid !== config.mchid) {
-        throw new InvalidSignatureError('resource.mchid is not ours', { gateway: name });
+      if (!isOurMerchant(resource, config)) {
+        throw new InvalidSignatureError('resource merchant (mchid / sp_mchid / sub_mchid) is not ours', {
+          gateway: name,
+        });
       }
       return normaliseWechatpayResource(
         { eventId, eventType, createTime: str(body.create_time) },
@@ -161,7 +172,26 @@ export function createWechatpayGateway(config: WechatpayGatewayConfig): Gateway 
 }
 
 /**
- * Maps a decrypted resource (CONTRACT §3 "wechatpay") to a NormalizedEvent.
+ * Direct mode names the merchant in `mchid`; partner mode in `sp_mchid` (the service provider, us) with
+ * the sub-merchant in `sub_mchid` (WeChat Pay API v3 服务商 notifications; Global institutional mode).
+ */
+function isOurMerchant(r: Record<string, unknown>, config: WechatpayGatewayConfig): boolean {
+  if (r.mchid !== undefined) return r.mchid === config.mchid;
+  if (r.sp_mchid !== config.mchid) return false;
+  return config.subMchid === undefined || r.sub_mchid === config.subMchid;
+}
+
+/**
+ * Maps a decrypted resource (CONTRACT §3 "wechatpay") to a NormalizedEvent. Fields as WeChat Pay's API v3
+ * notification references give them (支付通知 / 退款结果通知; Global: Payment / Refund Result Notification):
+ *
+ * | event_type | effect |
+ * |---|---|
+ * | `TRANSACTION.SUCCESS` | payment: `transaction_id` (Global: `id`), `out_trade_no`, `amount.total` of `amount.currency` |
+ * | `REFUND.SUCCESS` | refund `refund_id` of `transaction_id`, ours in `out_refund_no`, `amount.refund` |
+ * | `REFUND.CLOSED` | our pending refund `out_refund_no` → failed |
+ * | `REFUND.ABNORMAL` | our pending refund `out_refund_no` → abnormal, for a person |
+ * | anything else | ignored |
  * @throws MalformedEventError
  */
 export function normaliseWechatpayResource(
@@ -172,6 +202,7 @@ export function normaliseWechatpayResource(
 ): VerifyResult {
   const { eventId, eventType } = envelope;
   const amount = obj(r.amount);
+  // Domestic refund notifications carry no amount.currency: the configured default (CNY).
   const currency =
     amount.currency === undefined
       ? defaultCurrency
@@ -181,7 +212,9 @@ export function normaliseWechatpayResource(
     if (r.trade_state !== undefined && r.trade_state !== 'SUCCESS') {
       throw new MalformedEventError('TRANSACTION.SUCCESS with trade_state other than SUCCESS', { gateway });
     }
-    const transactionId = requireStr(r.transaction_id, 'transaction_id', gateway);
+    // WeChat Pay Global (the cross-border API) names the WeChat Pay order number `id`.
+    const transactionId =
+      optionalStr(r.transaction_id, 'transaction_id', gateway) ?? requireStr(r.id, 'transaction_id or id', gateway);
     const outTradeNo = requireStr(r.out_trade_no, 'out_trade_no', gateway);
     return {
       type: 'event',
@@ -195,13 +228,19 @@ export function normaliseWechatpayResource(
         amountMinor: requireMinor(amount.total, 'amount.total', gateway),
         currency,
         occurredAt: str(r.success_time) ?? envelope.createTime,
-        references: refs({ transactionId, outTradeNo }),
+        references: refs({ transactionId, outTradeNo, subMchid: r.sub_mchid }),
       }),
     };
   }
-  if (eventType === 'REFUND.SUCCESS') {
-    if (r.refund_status !== undefined && r.refund_status !== 'SUCCESS') {
-      throw new MalformedEventError('REFUND.SUCCESS with refund_status other than SUCCESS', { gateway });
+  const refundEvents: Record<string, { status: string; outcome?: 'closed' | 'abnormal' }> = {
+    'REFUND.SUCCESS': { status: 'SUCCESS' },
+    'REFUND.CLOSED': { status: 'CLOSED', outcome: 'closed' },
+    'REFUND.ABNORMAL': { status: 'ABNORMAL', outcome: 'abnormal' },
+  };
+  const refundEvent = Object.hasOwn(refundEvents, eventType) ? refundEvents[eventType] : undefined;
+  if (refundEvent) {
+    if (r.refund_status !== undefined && r.refund_status !== refundEvent.status) {
+      throw new MalformedEventError(`${eventType} with refund_status ${String(r.refund_status)}`, { gateway });
     }
     const refundId = requireStr(r.refund_id, 'refund_id', gateway);
     const transactionId = requireStr(r.transaction_id, 'transaction_id', gateway);
@@ -211,13 +250,15 @@ export function normaliseWechatpayResource(
         gateway,
         eventId,
         eventType,
-        kind: 'refund',
+        // A closed or abnormal refund moved no money with this delivery: recorded per delivery.
+        kind: refundEvent.outcome ? 'attempt' : 'refund',
         transactionId: refundId,
         orderId: str(r.out_trade_no),
         amountMinor: requireMinor(amount.refund, 'amount.refund', gateway),
         currency,
         refundOf: transactionId,
-        refundId: str(r.out_refund_no),
+        refundId: optionalStr(r.out_refund_no, 'out_refund_no', gateway),
+        ...(refundEvent.outcome ? { refundOutcome: refundEvent.outcome } : {}),
         occurredAt: str(r.success_time) ?? envelope.createTime,
         references: refs({
           refundId,

@@ -386,8 +386,8 @@ describe('paypal normalisation', () => {
   it.each([
     ['not JSON', '{"id":'],
     [
-      'missing order reference',
-      withResource('PAYMENT.CAPTURE.COMPLETED', { ...capture.resource, custom_id: undefined }),
+      'order reference of the wrong type',
+      withResource('PAYMENT.CAPTURE.COMPLETED', { ...capture.resource, custom_id: 42 }),
     ],
     ['zero amount', amount('0.00')],
     ['negative amount', amount('-19.99')],

@@ -273,16 +273,30 @@ describe('stripe normalisation', () => {
     });
   });
 
-  it.each(['pending', 'failed', 'canceled', 'requires_action'])(
-    'a refund with status %s is ignored',
-    async (status) => {
-      expect(await verify(event('refund.updated', { ...refund, status }))).toEqual({
-        type: 'ignored',
-        eventType: 'refund.updated',
-        eventId: 'evt_1',
-      });
-    },
-  );
+  it.each(['pending', 'requires_action'])('a refund with status %s is ignored', async (status) => {
+    expect(await verify(event('refund.updated', { ...refund, status }))).toEqual({
+      type: 'ignored',
+      eventType: 'refund.updated',
+      eventId: 'evt_1',
+    });
+  });
+
+  it.each([
+    ['refund.updated', 'failed'],
+    ['refund.updated', 'canceled'],
+    ['refund.failed', 'failed'],
+  ])('%s with status %s → refund failure', async (type, status) => {
+    expect(await verify(event(type, { ...refund, status }))).toMatchObject({
+      type: 'event',
+      event: { kind: 'refund_failed', transactionId: refund.id },
+    });
+  });
+
+  it('a payment intent without metadata.order_id is a payment all the same', async () => {
+    const result = await verify(event('payment_intent.succeeded', { ...paymentIntent, metadata: {} }));
+    expect(result).toMatchObject({ type: 'event', event: { kind: 'payment' } });
+    expect(result.type === 'event' && 'orderId' in result.event).toBe(false);
+  });
 
   it('a refund we did not create has no refundId', async () => {
     const result = await verify(event('refund.created', { ...refund, metadata: {} }));
@@ -327,7 +341,10 @@ describe('stripe normalisation', () => {
     ['a JSON array', '[]'],
     ['no type', JSON.stringify({ id: 'evt_1', data: { object: paymentIntent } })],
     ['no event id', JSON.stringify({ type: 'payment_intent.succeeded', data: { object: paymentIntent } })],
-    ['missing order reference', event('payment_intent.succeeded', { ...paymentIntent, metadata: {} })],
+    [
+      'order reference of the wrong type',
+      event('payment_intent.succeeded', { ...paymentIntent, metadata: { order_id: 42 } }),
+    ],
     ['zero amount', event('payment_intent.succeeded', { ...paymentIntent, amount_received: 0 })],
     ['negative amount', event('payment_intent.succeeded', { ...paymentIntent, amount_received: -1999 })],
     ['fractional amount', event('payment_intent.succeeded', { ...paymentIntent, amount_received: 19.99 })],

@@ -301,20 +301,52 @@ describe('wechatpay normalisation', () => {
     });
   });
 
-  it.each(['REFUND.ABNORMAL', 'REFUND.CLOSED', 'TRANSACTION.CLOSED'])(
-    '%s is ignored without decrypting',
-    async (type) => {
-      expect(await verify(type, { not: 'decryptable' })).toEqual({
-        type: 'ignored',
-        eventType: type,
-        eventId: 'EV-2018022511223320873',
-      });
-      const body = JSON.parse(notification(type, {}).rawBody.toString());
-      expect(
-        (await gateway.verify(resigned(JSON.stringify({ ...body, resource: { bogus: true } })), NOW)).type,
-      ).toBe('ignored');
-    },
-  );
+  it('TRANSACTION.CLOSED is ignored without decrypting', async () => {
+    const type = 'TRANSACTION.CLOSED';
+    expect(await verify(type, { not: 'decryptable' })).toEqual({
+      type: 'ignored',
+      eventType: type,
+      eventId: 'EV-2018022511223320873',
+    });
+    const body = JSON.parse(notification(type, {}).rawBody.toString());
+    expect(
+      (await gateway.verify(resigned(JSON.stringify({ ...body, resource: { bogus: true } })), NOW)).type,
+    ).toBe('ignored');
+  });
+
+  it.each([
+    ['REFUND.CLOSED', 'CLOSED', 'closed'],
+    ['REFUND.ABNORMAL', 'ABNORMAL', 'abnormal'],
+  ])('%s → an attempt naming our refund (%s → %s)', async (type, status, outcome) => {
+    expect(await verify(type, { ...refund, refund_status: status })).toMatchObject({
+      type: 'event',
+      event: {
+        kind: 'attempt',
+        transactionId: refund.refund_id,
+        refundId: 'rf-1',
+        refundOf: transaction.transaction_id,
+        refundOutcome: outcome,
+        amountMinor: 5000,
+        currency: 'CNY',
+      },
+    });
+  });
+
+  it('reads WeChat Pay Global payments (`id`, no transaction_id) and partner-mode merchants', async () => {
+    const { transaction_id, mchid, ...global } = transaction;
+    expect(await verify('TRANSACTION.SUCCESS', { ...global, id: transaction_id, mchid })).toMatchObject({
+      event: { transactionId: transaction_id },
+    });
+    const partner = createWechatpayGateway({ ...config, subMchid: '1900000109' });
+    const { mchid: _m, ...rest } = transaction;
+    const asPartner = (sub: string) =>
+      partner.verify(
+        notification('TRANSACTION.SUCCESS', { ...rest, sp_mchid: MCHID, sub_mchid: sub }),
+        NOW,
+      );
+    expect(await asPartner('1900000109')).toMatchObject({ event: { kind: 'payment' } });
+    await expectRejects(asPartner('1900000999'), InvalidSignatureError, 401);
+  });
 
   it.each([
     ['missing order reference', 'TRANSACTION.SUCCESS', { ...transaction, out_trade_no: undefined }],
