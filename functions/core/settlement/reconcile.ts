@@ -8,7 +8,21 @@ import { SettlementConfigError, SettlementFormatError } from './errors.ts';
 import { type FeeSchedule, type LedgerLookup, Matcher } from './match.ts';
 import { formatForGateway, type ParseOutcome, readSettlementBatches } from './parse.ts';
 import { computeDrift, exceptionsCsv, finishTotals, renderHtml, zeroCounts } from './report.ts';
-import type { ExceptionItem, SettlementSummary, SummarySource } from './types.ts';
+import type { ExceptionItem, SettlementFormat, SettlementSummary, SummarySource } from './types.ts';
+
+/**
+ * What a format's ledger side needs from matching: Alipay's cumulative `refund_fee` gives refunds
+ * `refund_adjustment` entries (CONTRACT §3); Stripe books the uncaptured part of a charge as its own
+ * `partial_capture_reversal` row (Stripe, "Reporting categories").
+ */
+const MATCHING_RULES: Record<SettlementFormat, { refundAdjustments?: boolean; netsCaptureReversals?: boolean }> =
+  {
+    stripe: { netsCaptureReversals: true },
+    paypal: {},
+    alipay: { refundAdjustments: true },
+    wechatpay: {},
+    generic: {},
+  };
 
 /** Defaults of CONTRACT §5 / §7 (`SETTLEMENT_LAG_DAYS`, `RECON_ALERT_THRESHOLD`). */
 export const DEFAULT_LAG_DAYS = 2;
@@ -88,6 +102,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     now,
     lagDays,
     ...(feeRules ? { feeRules } : {}),
+    ...MATCHING_RULES[formatForGateway(input.gateway)],
   });
   const hash = createHash('sha256');
   const bytes = hashingSource(input.chunks, hash);
@@ -158,7 +173,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
       drift,
       alert: { raised: drift.exceeded },
       reasons: outcome.reasons,
-      notes: outcome.notes,
+      notes: [...outcome.notes, ...matched.notes],
     };
   }
   return {
