@@ -1,11 +1,24 @@
 /**
- * Bytes → text, streaming: optional gzip (WeChat Pay), then the text encoding (UTF-8 with or without
- * BOM, UTF-16LE/BE with BOM for PayPal, GBK for Alipay). Memory stays at one chunk plus the sniff window.
+ * Bytes → text, streaming: optional gzip (WeChat Pay) or ZIP (Alipay's download), then the text
+ * encoding (UTF-8 with or without BOM, UTF-16LE/BE with BOM for PayPal, GBK for Alipay). Memory stays
+ * at one chunk plus the sniff window (a ZIP's compressed bytes are held: its directory is at its end).
  */
 import { isAscii } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SettlementFormatError } from './errors.ts';
+import { collectZip, inflateEntry, isZip, readEntry, readZipDirectory, type ZipEntry } from './zip.ts';
+
+/** MAX_SETTLEMENT_BYTES' default (CONTRACT §5): what a compressed upload may inflate to. */
+export const DEFAULT_MAX_SETTLEMENT_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** A file that came in the same archive as the one reconciled (Alipay's 业务明细(汇总)). */
+export interface Companion {
+  readonly name: string;
+  /** Its text, decoded like the main file; absent when it could not be read (then `problem` says why). */
+  readonly text?: string;
+  readonly problem?: string;
+}
 
 /** Encodings we decode. GBK is decoded as GB18030, its strict superset, so every GBK byte decodes the same. */
 export type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be' | 'gb18030';
@@ -16,6 +29,69 @@ export interface DecodeInfo {
   encoding: TextEncodingName | undefined;
   /** Bytes read from the source (before gunzip). */
   bytes: number;
+  /** Limit on decompressed bytes (ZIP entries); {@link DEFAULT_MAX_SETTLEMENT_BYTES} when unset. */
+  maxBytes?: number;
+  /** When the upload was a ZIP: the entry reconciled, and the other files it held that we read. */
+  zipEntry?: string;
+  companions?: Companion[];
+}
+
+/** A companion file is small (a summary): anything larger is not one. */
+const MAX_COMPANION_BYTES = 16 * 1024 * 1024;
+
+/** The detail file an Alipay download holds: `{account}_{date}_业务明细.csv`. */
+const isDetail = (name: string) => /业务明细\.csv$/i.test(baseName(name));
+/** Its summary: `{account}_{date}_业务明细(汇总).csv` (parentheses ASCII or full-width). */
+const isSummary = (name: string) => /业务明细[(（]汇总[)）]\.csv$/i.test(baseName(name));
+const baseName = (name: string) => name.slice(name.lastIndexOf('/') + 1);
+
+/**
+ * Picks the entry to reconcile: the 业务明细 detail file, else the one file that is no summary.
+ * Throws when there is none (or no way to choose), naming what the archive holds.
+ */
+function mainEntry(entries: readonly ZipEntry[]): ZipEntry {
+  const files = entries.filter((e) => !e.name.endsWith('/'));
+  const detail = files.filter((e) => isDetail(e.name));
+  if (detail.length === 1) return detail[0]!;
+  const others = files.filter((e) => !isSummary(e.name) && !/汇总/.test(e.name));
+  if (detail.length === 0 && others.length === 1) return others[0]!;
+  const listed = files.length ? files.map((e) => e.name).join(', ') : 'nothing';
+  throw new SettlementFormatError(
+    detail.length > 1
+      ? `the ZIP archive holds several 业务明细 detail files (${listed}): upload one bill per file`
+      : `the ZIP archive holds no 业务明细 detail file (it holds ${listed}): upload the bill as Alipay delivers it`,
+  );
+}
+
+function decodeCompanion(bytes: Uint8Array): string {
+  const encoding = sniffEncoding(bytes.subarray(0, SNIFF_BYTES));
+  return new TextDecoder(encoding).decode(bytes);
+}
+
+/** Opens a ZIP upload: reads its summary companions, then streams its detail entry. */
+async function* unzip(
+  first: Uint8Array,
+  rest: AsyncIterator<Uint8Array> | undefined,
+  info: DecodeInfo,
+): AsyncGenerator<Uint8Array> {
+  const zip = await collectZip(first, rest, (n) => {
+    info.bytes += n;
+  });
+  const entries = readZipDirectory(zip);
+  const main = mainEntry(entries);
+  const maxBytes = info.maxBytes ?? DEFAULT_MAX_SETTLEMENT_BYTES;
+  info.zipEntry = main.name;
+  info.companions = [];
+  for (const entry of entries.filter((e) => isSummary(e.name))) {
+    try {
+      const bytes = await readEntry(zip, entry, Math.min(maxBytes, MAX_COMPANION_BYTES));
+      info.companions.push({ name: entry.name, text: decodeCompanion(bytes) });
+    } catch (err) {
+      if (!(err instanceof SettlementFormatError)) throw err;
+      info.companions.push({ name: entry.name, problem: err.message });
+    }
+  }
+  yield* inflateEntry(zip, main, maxBytes);
 }
 
 /**
@@ -30,8 +106,8 @@ async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo)
   const head: Uint8Array[] = [];
   let headLength = 0;
   let ended = false;
-  // Two bytes decide; a pathological stream of 1-byte chunks still works.
-  while (headLength < 2) {
+  // Four bytes decide; a pathological stream of 1-byte chunks still works.
+  while (headLength < 4) {
     const r = await it.next();
     if (r.done) {
       ended = true;
@@ -42,6 +118,10 @@ async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo)
     headLength += r.value.length;
   }
   const first = concat(head);
+  if (isZip(first)) {
+    yield* unzip(first, ended ? undefined : it, info);
+    return;
+  }
   if (first.length < 2 || first[0] !== 0x1f || first[1] !== 0x8b) {
     if (first.length) yield first;
     if (ended) return;

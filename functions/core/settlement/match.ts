@@ -9,7 +9,7 @@
  *    no entry by key are matched by their other references, and covered entries no row claimed become
  *    `pending_settlement` or `missing_in_settlement`.
  */
-import { countsInTotals, type LedgerEntry, ledgerKey } from '../ledger.ts';
+import { countsInTotals, KIND_SIGN, type LedgerEntry } from '../ledger.ts';
 import { type Currency, divRoundHalfUp, formatMajor, isCurrency, parseDecimal } from '../money.ts';
 import { ClaimSet } from './claims.ts';
 import { SettlementConfigError } from './errors.ts';
@@ -72,6 +72,8 @@ export interface MatchOutcome {
   readonly counts: Record<Category, number>;
   readonly totals: Map<string, Totals>;
   readonly exceptions: ExceptionItem[];
+  /** One line per kind of ignored row (and per netting done), for the report's notes. */
+  readonly notes: string[];
 }
 
 export interface MatcherOptions {
@@ -83,11 +85,23 @@ export interface MatcherOptions {
   readonly lagDays: number;
   /** This gateway's rules, by currency. */
   readonly feeRules?: Readonly<Record<string, FeeRule>>;
+  /**
+   * The gateway's ledger may hold `refund_adjustment` entries (Alipay's cumulative `refund_fee`):
+   * refund rows are then compared after the covered days are listed, with their adjustments added.
+   * Adjustments are found among the covered days' entries (their key has no fixed suffix to get).
+   */
+  readonly refundAdjustments?: boolean;
+  /** The format has capture reversals (Stripe): short payment rows wait for them until the end. */
+  readonly netsCaptureReversals?: boolean;
 }
 
+/** An entry's amount with the sign of its kind (CONTRACT §5, `KIND_SIGN`). */
 function signedLedger(entry: LedgerEntry): number {
-  return entry.kind === 'payment' ? entry.amountMinor : -entry.amountMinor;
+  return (KIND_SIGN.get(entry.kind) ?? 0) * entry.amountMinor;
 }
+
+/** Refund rows and refund-failure rows without an entry are `unmatched_refund`; the rest `missing_in_ledger`. */
+const REFUND_KINDS: ReadonlySet<string> = new Set(['refund', 'refund_failed']);
 
 function fmt(minor: number, currency: string): string {
   return isCurrency(currency) ? `${formatMajor(minor, currency)} ${currency}` : `${minor} minor ${currency}`;
@@ -156,6 +170,14 @@ export class Matcher {
   private batch: SettlementRow[] = [];
   /** Rows no primary key found; matched by reference at the end (few in a healthy file). */
   private readonly unresolved: SettlementRow[] = [];
+  /** Claimed refund rows waiting for their `refund_adjustment` entries (see `refundAdjustments`). */
+  private readonly deferredRefunds: { row: SettlementRow; entry: LedgerEntry }[] = [];
+  /** Payment rows whose amount differs: a capture reversal later in the file may explain it. */
+  private readonly shortPayments: { row: SettlementRow; entry: LedgerEntry }[] = [];
+  /** Stripe `partial_capture_reversal` rows, netted with their charge at the end. */
+  private readonly captureReversals: SettlementRow[] = [];
+  /** Ignored rows by reason, for one note each. */
+  private readonly ignoredReasons = new Map<string, number>();
 
   constructor(private readonly options: MatcherOptions) {
     if (options.feeRules) validateFeeRules(options.feeRules);
@@ -168,7 +190,11 @@ export class Matcher {
       return false;
     }
     if (item.kind === 'ignored') {
-      this.counts.ignored++;
+      this.ignore(item.ignoredBecause ?? `${item.sourceType ?? 'unknown'} rows are no transaction`);
+      return false;
+    }
+    if (item.kind === 'capture_reversal') {
+      this.captureReversals.push(item);
       return false;
     }
     this.addSettlementTotals(item);
@@ -192,7 +218,7 @@ export class Matcher {
     const keys: string[] = [];
     const byKey = new Map<string, LedgerEntry | null>();
     for (let i = 0; i < rows.length; i++) {
-      const key = ledgerKey(gateway, rows[i]!.transactionId!, rows[i]!.kind as 'payment');
+      const key = `${gateway}#${rows[i]!.transactionId!}#${rows[i]!.kind}`;
       rowKeys[i] = key;
       if (!byKey.has(key)) {
         byKey.set(key, null);
@@ -221,6 +247,8 @@ export class Matcher {
     for (const row of this.unresolved) for (const ref of fallbackRefs(row)) wanted.add(ref);
     const index = new Map<string, LedgerEntry[]>();
     const unclaimed = new Map<string, LedgerEntry>();
+    /** Refund key → Σ its adjustments' amounts (signed as recorded: a correction down is negative). */
+    const adjustments = new Map<string, { minor: number; entries: LedgerEntry[] }>();
     if (period) {
       const from = Date.parse(period.from);
       const to = Date.parse(period.to);
@@ -228,6 +256,15 @@ export class Matcher {
         if (!countsInTotals(entry) || entry.gateway !== gateway) continue;
         const received = Date.parse(entry.receivedAt);
         if (!(received >= from && received < to)) continue;
+        // (a string compare: the kind joins the callback side's EntryKind with the refund lifecycle)
+        if ((entry.kind as string) === 'refund_adjustment') {
+          const refundKey = `${gateway}#${entry.transactionId}#refund`;
+          const a = adjustments.get(refundKey) ?? { minor: 0, entries: [] };
+          a.minor += entry.amountMinor;
+          a.entries.push(entry);
+          adjustments.set(refundKey, a);
+          continue;
+        }
         if (wanted.size) {
           for (const key of entryKeys(entry)) {
             if (!wanted.has(key)) continue;
@@ -250,28 +287,45 @@ export class Matcher {
         }
       }
       if (entry) {
-        this.apply(row, entry);
+        this.apply(row, entry, entry.pk, adjustments);
         unclaimed.delete(entry.pk);
       } else {
         this.unmatched(row);
       }
     }
+    for (const { row, entry } of this.deferredRefunds) {
+      this.classify(row, entry, adjustments.get(entry.pk)?.minor ?? 0);
+      adjustments.delete(entry.pk);
+    }
+    this.netCaptureReversals();
     const ledgerSide: ExceptionItem[] = [];
     const lagMs = lagDays * 86_400_000;
+    // An adjustment belongs to its refund: with it when the refund is unsettled, alone otherwise.
+    const unsettled: { entry: LedgerEntry; signed: number }[] = [];
     for (const entry of unclaimed.values()) {
+      const adjusted = adjustments.get(entry.pk);
+      adjustments.delete(entry.pk);
+      unsettled.push({ entry, signed: signedLedger(entry) - (adjusted?.minor ?? 0) });
+    }
+    for (const [refundKey, a] of adjustments) {
+      if (this.claimed.has(refundKey)) continue;
+      for (const entry of a.entries) unsettled.push({ entry, signed: signedLedger(entry) });
+    }
+    for (const { entry, signed } of unsettled) {
       const pending = now - Date.parse(entry.receivedAt) < lagMs;
       const category = pending ? 'pending_settlement' : 'missing_in_settlement';
       this.counts[category]++;
       // Pending entries are not yet due: they stay out of the ledger total, or every report would drift.
-      if (!pending) this.totalsFor(entry.currency).ledgerGrossMinor += signedLedger(entry);
+      if (!pending) this.totalsFor(entry.currency).ledgerGrossMinor += signed;
       ledgerSide.push({
         category,
         gateway,
         transactionId: entry.transactionId,
         ...(entry.orderId ? { orderId: entry.orderId } : {}),
         currency: entry.currency,
-        ledgerAmountMinor: signedLedger(entry),
+        ledgerAmountMinor: signed,
         ledgerAt: entry.receivedAt,
+        kind: entry.kind,
         note: pending
           ? `${entry.kind} received ${entry.receivedAt}, within the ${lagDays}-day settlement lag: expected in a later file`
           : `${entry.kind} received ${entry.receivedAt}, no settlement row for it`,
@@ -279,7 +333,55 @@ export class Matcher {
     }
     this.exceptions.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     ledgerSide.sort((a, b) => (a.ledgerAt! < b.ledgerAt! ? -1 : a.ledgerAt! > b.ledgerAt! ? 1 : 0));
-    return { counts: this.counts, totals: this.totals, exceptions: [...this.exceptions, ...ledgerSide] };
+    const notes = [...this.ignoredReasons].map(([reason, n]) => `${n} row(s) ignored: ${reason}`);
+    return {
+      counts: this.counts,
+      totals: this.totals,
+      exceptions: [...this.exceptions, ...ledgerSide],
+      notes,
+    };
+  }
+
+  private ignore(reason: string): void {
+    this.counts.ignored++;
+    this.ignoredReasons.set(reason, (this.ignoredReasons.get(reason) ?? 0) + 1);
+  }
+
+  /**
+   * Stripe `partial_capture_reversal`: the uncaptured part of an authorisation, booked as its own
+   * balance transaction. It is netted with its charge's row (a charge authorised at 200 and captured
+   * at 150 matches the ledger's 150); a charge that is not in this file (or matched already) leaves
+   * it `ignored`, named, because the ledger already holds the captured amount.
+   */
+  private netCaptureReversals(): void {
+    const byRef = new Map<string, { row: SettlementRow; entry: LedgerEntry; netted: number }>();
+    const short = this.shortPayments.map((p) => ({ ...p, netted: 0 }));
+    for (const p of short) for (const ref of p.row.references) if (!byRef.has(ref)) byRef.set(ref, p);
+    for (const r of this.captureReversals) {
+      const refs = r.refundOf ? [r.refundOf, ...r.references] : r.references;
+      const charge = refs.map((ref) => byRef.get(ref)).find((p) => p !== undefined);
+      if (!charge) {
+        this.ignore(
+          `partial capture reversal of a charge not in this file or already matched (${r.refundOf ?? r.references[0] ?? 'no id'}): the ledger holds the captured amount`,
+        );
+        continue;
+      }
+      charge.netted += r.grossMinor;
+      this.addSettlementTotals(r);
+    }
+    for (const p of short) {
+      const row =
+        p.netted === 0
+          ? p.row
+          : {
+              ...p.row,
+              grossMinor: p.row.grossMinor + p.netted,
+              ...(p.row.fx?.amountMinor !== undefined
+                ? { fx: { ...p.row.fx, amountMinor: p.row.fx.amountMinor + p.netted } }
+                : {}),
+            };
+      this.classify(row, p.entry, 0, true);
+    }
   }
 
   private totalsFor(currency: string): Totals {
@@ -338,6 +440,7 @@ export class Matcher {
       currency: compareCurrency,
       settlementAmountMinor: compareAmount,
       ...(entry ? { ledgerAmountMinor: signedLedger(entry), ledgerAt: entry.receivedAt } : {}),
+      kind: row.kind,
       feeMinor: row.feeMinor,
       ...(fee ? { expectedFeeMinor: fee.expected } : {}),
       settledAt: row.settledAt,
@@ -346,7 +449,12 @@ export class Matcher {
     });
   }
 
-  private apply(row: SettlementRow, entry: LedgerEntry, key: string = entry.pk): void {
+  private apply(
+    row: SettlementRow,
+    entry: LedgerEntry,
+    key: string = entry.pk,
+    adjustments?: ReadonlyMap<string, { minor: number }>,
+  ): void {
     const firstLine = this.claimed.claim(key, row.line);
     if (firstLine !== undefined) {
       this.counts.duplicate_in_settlement++;
@@ -358,8 +466,22 @@ export class Matcher {
       );
       return;
     }
-    this.totalsFor(entry.currency).ledgerGrossMinor += signedLedger(entry);
+    if (row.kind === 'refund' && this.options.refundAdjustments && !adjustments) {
+      this.deferredRefunds.push({ row, entry });
+      return;
+    }
+    this.classify(row, entry, adjustments?.get(entry.pk)?.minor ?? 0);
+  }
+
+  /**
+   * Categorises a claimed row. `adjustMinor` (Σ of the refund's `refund_adjustment` entries) is added
+   * to a refund's amount; `final` says a short payment was already given its chance to be netted.
+   */
+  private classify(row: SettlementRow, entry: LedgerEntry, adjustMinor: number, final = false): void {
+    const ledgerMinor = entry.amountMinor + adjustMinor;
+    const signedEntry = (KIND_SIGN.get(entry.kind) ?? 0) * ledgerMinor;
     if (entry.classification === 'double_payment') {
+      this.totalsFor(entry.currency).ledgerGrossMinor += signedEntry;
       this.counts.double_payment++;
       this.rowException(
         'double_payment',
@@ -371,22 +493,33 @@ export class Matcher {
     }
     const currency: Currency = row.fx?.currency ?? row.currency;
     const amount = Math.abs(row.fx?.amountMinor ?? row.grossMinor);
+    if (
+      row.kind === 'payment' &&
+      !final &&
+      currency === entry.currency &&
+      amount !== ledgerMinor &&
+      this.options.netsCaptureReversals
+    ) {
+      this.shortPayments.push({ row, entry });
+      return;
+    }
+    this.totalsFor(entry.currency).ledgerGrossMinor += signedEntry;
     if (currency !== entry.currency) {
       this.counts.currency_mismatch++;
       this.rowException(
         'currency_mismatch',
         row,
-        `settled as ${fmt(amount, currency)}, the ledger has ${fmt(entry.amountMinor, entry.currency)}`,
+        `${row.kind} settled as ${fmt(amount, currency)}, the ledger has ${fmt(ledgerMinor, entry.currency)}`,
         entry,
       );
       return;
     }
-    if (amount !== entry.amountMinor) {
+    if (amount !== ledgerMinor) {
       this.counts.amount_mismatch++;
       this.rowException(
         'amount_mismatch',
         row,
-        `settled ${fmt(amount, currency)}, the ledger has ${fmt(entry.amountMinor, entry.currency)}`,
+        `${row.kind} settled ${fmt(amount, currency)}, the ledger has ${fmt(ledgerMinor, entry.currency)}${adjustMinor ? ` (refund ${fmt(entry.amountMinor, entry.currency)} with adjustments ${fmt(adjustMinor, entry.currency)})` : ''}`,
         entry,
       );
       return;
@@ -411,12 +544,12 @@ export class Matcher {
 
   private unmatched(row: SettlementRow): void {
     const id = row.transactionId ?? row.references[0] ?? '(no id)';
-    if (row.kind === 'refund') {
+    if (REFUND_KINDS.has(row.kind)) {
       this.counts.unmatched_refund++;
       this.rowException(
         'unmatched_refund',
         row,
-        `no refund ${id} in the ledger${row.refundOf ? ` (refund of ${row.refundOf})` : ''}`,
+        `no ${row.kind} ${id} in the ledger${row.refundOf ? ` (refund of ${row.refundOf})` : ''}`,
       );
     } else {
       this.counts.missing_in_ledger++;

@@ -7,7 +7,7 @@ import { RecordSplitter } from './csv.ts';
 import { type DecodeInfo, decodeText, type TextEncodingName } from './decode.ts';
 import { SettlementFormatError } from './errors.ts';
 import { AlipayParser } from './formats/alipay.ts';
-import type { FormatParser } from './formats/format.ts';
+import type { FormatParser, ParserOptions } from './formats/format.ts';
 import { GenericParser } from './formats/generic.ts';
 import { PaypalParser } from './formats/paypal.ts';
 import { StripeParser } from './formats/stripe.ts';
@@ -28,10 +28,10 @@ export function formatForGateway(gateway: string): SettlementFormat {
   }
 }
 
-function parserFor(format: SettlementFormat): FormatParser {
+function parserFor(format: SettlementFormat, options: ParserOptions): FormatParser {
   switch (format) {
     case 'stripe':
-      return new StripeParser();
+      return new StripeParser(options.stripeReportTimeZone);
     case 'paypal':
       return new PaypalParser();
     case 'alipay':
@@ -61,6 +61,8 @@ export interface ParseOutcome {
   readonly rows: { total: number; parsed: number; rejected: number };
   readonly encoding?: TextEncodingName;
   readonly gzip?: boolean;
+  /** The archive entry that was reconciled, when the upload was a ZIP. */
+  readonly zipEntry?: string;
 }
 
 /**
@@ -97,9 +99,14 @@ export class SettlementParser {
     if (this.lastAt === undefined || item.settledAt > this.lastAt) this.lastAt = item.settledAt;
   };
 
-  constructor(gatewayOrFormat: string) {
+  constructor(gatewayOrFormat: string, options: ParserOptions = {}) {
     this.format = formatForGateway(gatewayOrFormat);
-    this.parser = parserFor(this.format);
+    this.parser = parserFor(this.format, options);
+  }
+
+  /** Hands the format a file that came with this one (see {@link FormatParser.companion}). */
+  companion(name: string, text: string | undefined, problem?: string): void {
+    this.parser.companion?.(name, text, problem);
   }
 
   push(text: string): ParsedItem[] {
@@ -164,10 +171,17 @@ const PIECE_CHARS = 64 * 1024;
 export async function* readSettlementBatches(
   gateway: string,
   chunks: AsyncIterable<Uint8Array>,
+  options: ParserOptions = {},
 ): AsyncGenerator<ParsedItem[], ParseOutcome> {
   const info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 };
-  const parser = new SettlementParser(gateway);
+  const parser = new SettlementParser(gateway, options);
+  let companionsGiven = false;
   for await (const text of decodeText(chunks, info)) {
+    if (!companionsGiven) {
+      // An archive's other files are read before its main file's first text is handed out.
+      companionsGiven = true;
+      for (const c of info.companions ?? []) parser.companion(c.name, c.text, c.problem);
+    }
     // A 1 MiB chunk is ~6,000 rows: handed over at once, they all outlive the next young-generation
     // GC. Pieces of 64 Ki characters keep the rows in flight few (slices share the chunk's memory).
     for (let i = 0; i < text.length; i += PIECE_CHARS) {
@@ -177,7 +191,12 @@ export async function* readSettlementBatches(
   }
   const { items, outcome } = parser.end();
   if (items.length) yield items;
-  return { ...outcome, ...(info.encoding ? { encoding: info.encoding } : {}), gzip: info.gzip };
+  return {
+    ...outcome,
+    ...(info.encoding ? { encoding: info.encoding } : {}),
+    gzip: info.gzip,
+    ...(info.zipEntry ? { zipEntry: info.zipEntry } : {}),
+  };
 }
 
 /**
@@ -187,8 +206,9 @@ export async function* readSettlementBatches(
 export async function* readSettlementRows(
   gateway: string,
   chunks: AsyncIterable<Uint8Array>,
+  options: ParserOptions = {},
 ): AsyncGenerator<ParsedItem, ParseOutcome> {
-  const batches = readSettlementBatches(gateway, chunks);
+  const batches = readSettlementBatches(gateway, chunks, options);
   for (;;) {
     const r = await batches.next();
     if (r.done) return r.value;

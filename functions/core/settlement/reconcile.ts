@@ -5,10 +5,27 @@
  */
 import { createHash } from 'node:crypto';
 import { SettlementConfigError, SettlementFormatError } from './errors.ts';
+import type { ParserOptions } from './formats/format.ts';
 import { type FeeSchedule, type LedgerLookup, Matcher } from './match.ts';
 import { formatForGateway, type ParseOutcome, readSettlementBatches } from './parse.ts';
 import { computeDrift, exceptionsCsv, finishTotals, renderHtml, zeroCounts } from './report.ts';
-import type { ExceptionItem, SettlementSummary, SummarySource } from './types.ts';
+import type { ExceptionItem, SettlementFormat, SettlementSummary, SummarySource } from './types.ts';
+
+/**
+ * What a format's ledger side needs from matching: Alipay's cumulative `refund_fee` gives refunds
+ * `refund_adjustment` entries (CONTRACT §3); Stripe books the uncaptured part of a charge as its own
+ * `partial_capture_reversal` row (Stripe, "Reporting categories").
+ */
+const MATCHING_RULES: Record<
+  SettlementFormat,
+  { refundAdjustments?: boolean; netsCaptureReversals?: boolean }
+> = {
+  stripe: { netsCaptureReversals: true },
+  paypal: {},
+  alipay: { refundAdjustments: true },
+  wechatpay: {},
+  generic: {},
+};
 
 /** Defaults of CONTRACT §5 / §7 (`SETTLEMENT_LAG_DAYS`, `RECON_ALERT_THRESHOLD`). */
 export const DEFAULT_LAG_DAYS = 2;
@@ -30,6 +47,8 @@ export interface ReconcileInput {
   readonly feeSchedule?: FeeSchedule;
   /** Echoed in summary.json; `sha256` is filled from the bytes read when absent. */
   readonly source?: SummarySource;
+  /** Format settings from configuration (`STRIPE_REPORT_TIMEZONE`, …). */
+  readonly parserOptions?: ParserOptions;
 }
 
 export interface ReconcileResult {
@@ -88,10 +107,11 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     now,
     lagDays,
     ...(feeRules ? { feeRules } : {}),
+    ...MATCHING_RULES[formatForGateway(input.gateway)],
   });
   const hash = createHash('sha256');
   const bytes = hashingSource(input.chunks, hash);
-  const batches = readSettlementBatches(input.gateway, bytes);
+  const batches = readSettlementBatches(input.gateway, bytes, input.parserOptions);
   let outcome: ParseOutcome | undefined;
   let failure: string | undefined;
   let rowsSoFar = { total: 0, parsed: 0, rejected: 0 };
@@ -158,7 +178,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
       drift,
       alert: { raised: drift.exceeded },
       reasons: outcome.reasons,
-      notes: outcome.notes,
+      notes: [...outcome.notes, ...matched.notes],
     };
   }
   return {

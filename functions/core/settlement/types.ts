@@ -7,8 +7,22 @@ import type { Currency } from '../money.ts';
 /** The formats we read; anything but the four named gateways is `generic`. */
 export type SettlementFormat = 'stripe' | 'paypal' | 'alipay' | 'wechatpay' | 'generic';
 
-/** What a row does to money. `ignored` rows (payouts, withdrawals, fees, conversions) are no transaction. */
-export type RowKind = 'payment' | 'refund' | 'reversal' | 'ignored';
+/**
+ * What a row does to money: a ledger kind (`{gateway}#{transactionId}#{kind}`, signs in `KIND_SIGN`),
+ * `capture_reversal` (the uncaptured part of a charge, netted with that charge before matching: Stripe
+ * `partial_capture_reversal`), or `ignored` (payouts, withdrawals, fees, conversions: no transaction).
+ */
+export type RowKind =
+  | 'payment'
+  | 'refund'
+  | 'refund_failed'
+  | 'reversal'
+  | 'reinstatement'
+  | 'capture_reversal'
+  | 'ignored';
+
+/** Row kinds the ledger has entries for. */
+export type LedgerRowKind = Exclude<RowKind, 'capture_reversal' | 'ignored'>;
 
 /** Cross-border details a row carries besides its settlement amount. */
 export interface RowFx {
@@ -24,7 +38,10 @@ export interface RowFx {
   readonly rate?: string;
 }
 
-/** One normalised settlement row. Amounts are signed minor units: payments positive, refunds negative. */
+/**
+ * One normalised settlement row. Amounts are signed minor units with the sign of its kind: payments,
+ * refund failures and reinstatements positive; refunds, reversals and capture reversals negative.
+ */
 export interface SettlementRow {
   /** 1-based physical line where the row starts. */
   readonly line: number;
@@ -49,6 +66,8 @@ export interface SettlementRow {
   readonly fx?: RowFx;
   /** The gateway's own type for the row (`charge`, `T0006`, `交易`, `SUCCESS`): for the report. */
   readonly sourceType?: string;
+  /** Why an `ignored` row is ignored, in finance's words; one note per distinct reason in the report. */
+  readonly ignoredBecause?: string;
 }
 
 /** A row that could not be parsed. Never dropped: counted and listed in exceptions.csv. */
@@ -99,6 +118,8 @@ export interface ExceptionItem {
   readonly settledAt?: string;
   readonly ledgerAt?: string;
   readonly note: string;
+  /** The ledger kind of the row or entry (`refund_failed`, `reinstatement`, …), for the report. */
+  readonly kind?: string;
   /** Settlement line, for ordering (rejected rows also name it in the note). */
   readonly line?: number;
 }

@@ -277,3 +277,69 @@ export function idList(...ids: (string | undefined)[]): string[] {
 export function opt(value: string): string | undefined {
   return value === '' ? undefined : value;
 }
+
+/** `-12,34` → `-12.34`: amounts of a report run with `decimal_separator` `,` (Stripe). Else unchanged. */
+export function decimalPoint(raw: string): string {
+  return /^\s*[+-]?\d+,\d+\s*$/.test(raw) ? raw.replace(',', '.') : raw;
+}
+
+/** Offset (minutes east of UTC) of an IANA zone at an instant, via Intl (no tz database of our own). */
+function zoneOffsetAt(ms: number, formatter: Intl.DateTimeFormat): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter.formatToParts(new Date(ms))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  const asUtc = Date.UTC(
+    parts.year!,
+    parts.month! - 1,
+    parts.day!,
+    parts.hour! % 24,
+    parts.minute!,
+    parts.second!,
+  );
+  return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60_000);
+}
+
+/** Checks an IANA time zone name (`Europe/Berlin`, `UTC`); throws RangeError when unknown. */
+export function assertTimeZone(timeZone: string): void {
+  new Intl.DateTimeFormat('en-US', { timeZone });
+}
+
+/**
+ * Reads wall-clock times of one IANA zone (Stripe's `created` column, in the timezone the report was
+ * run with). A time with its own offset keeps it. Offsets are cached per local hour: a file's rows
+ * share few hours, and an Intl call per row would cost seconds per million rows.
+ */
+export class ZonedReader {
+  private readonly formatter: Intl.DateTimeFormat;
+  private readonly offsets = new Map<number, number>();
+
+  constructor(readonly timeZone: string) {
+    this.formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  }
+
+  /** ISO 8601 UTC of a wall-clock time in this zone (the earlier instant in a DST fold). */
+  iso(raw: string, column: string): string {
+    if (/(?:Z|[+-]\d\d:?\d\d|UTC|GMT)$/i.test(raw.trim())) return isoOf(parseInstant(raw, 0, column).ms);
+    const wall = parseInstant(raw, 0, column).ms;
+    const hour = Math.floor(wall / 3_600_000);
+    let offset = this.offsets.get(hour);
+    if (offset === undefined) {
+      // Two passes settle the offset on either side of a DST change.
+      offset = zoneOffsetAt(wall, this.formatter);
+      offset = zoneOffsetAt(wall - offset * 60_000, this.formatter);
+      if (this.offsets.size > 10_000) this.offsets.clear();
+      this.offsets.set(hour, offset);
+    }
+    return isoOf(wall - offset * 60_000);
+  }
+}

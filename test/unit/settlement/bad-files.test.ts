@@ -51,7 +51,7 @@ describe('unreadable files are failed, with the reason', () => {
     const { summary } = await run('stripe', utf8(genericCsv(usd.rows)));
     expect(summary.status).toBe('failed');
     expect(summary.reasons[0]).toMatch(
-      /missing required columns: balance_transaction_id, created_utc, reporting_category, source_id/,
+      /missing required columns: balance_transaction_id, reporting_category/,
     );
   });
 
@@ -129,9 +129,9 @@ describe('control totals that disagree make the file incomplete', () => {
   });
 
   it.each([
-    ['sc', { sc: 99 }, /SC \(section\) row count says 99/],
-    ['rc', { rc: 1 }, /RC \(report\) row count says 1/],
-    ['ff', { ff: 7 }, /FF \(file\) row count says 7/],
+    ['sc', { sc: 99 }, /SC \(section\) record count says 99/],
+    ['rc', { rc: 1 }, /RC \(report\) record count says 1,/],
+    ['ff', { ff: 7 }, /FF \(file\) record count says 7/],
   ])('PayPal %s count', async (_, override, reason) => {
     const { summary } = await run(
       'paypal',

@@ -2,6 +2,12 @@
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, Period, RejectedRow, SettlementFormat } from '../types.ts';
 
+/** Settings that change how a format reads a file (configuration, not file content). */
+export interface ParserOptions {
+  /** STRIPE_REPORT_TIMEZONE: the zone of Stripe's `created` when a file has no `created_utc`. */
+  readonly stripeReportTimeZone?: string;
+}
+
 /** What a format knows once the file has ended. */
 export interface FormatTrailer {
   /** Control totals that disagree, missing footers: each makes the file `incomplete`. */
@@ -27,6 +33,12 @@ export interface FormatParser {
    * control rows. Throws SettlementFormatError when the file cannot be this format.
    */
   record(text: string, line: number): ParsedItem | undefined;
+  /**
+   * Another file delivered with this one (an Alipay ZIP's 业务明细(汇总) summary), as text, before the
+   * first record; `text` is absent when it could not be read, and `problem` says why. A format that
+   * has no use for it leaves this out.
+   */
+  companion?(name: string, text: string | undefined, problem?: string): void;
   finish(): FormatTrailer;
 }
 

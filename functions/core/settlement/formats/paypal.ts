@@ -44,13 +44,72 @@ const REQUIRED: Key[] = [
 
 const ROW_TYPES = new Set(['RH', 'FH', 'SH', 'CH', 'SB', 'SF', 'SC', 'RF', 'RC', 'FF']);
 
-/** T00xx are payments (T0006 express checkout, T0003 pre-approved, …); the rest we only name. */
-function kindOf(code: string): RowKind {
-  if (/^T00\d\d$/.test(code)) return 'payment';
-  if (code === 'T1107') return 'refund';
-  if (code === 'T1106') return 'reversal';
-  // T0400 withdrawals, T0200 conversions, fees, holds, …: no customer transaction.
-  return 'ignored';
+/**
+ * PayPal's transaction event codes (developer.paypal.com/docs/reports/reference/tcodes/, and Appendix
+ * "Transaction Event Codes" of the Settlement Report Specification) with the direction column
+ * (`Transaction Debit or Credit`): the same code can be money in or money out. First match wins.
+ * A CR amount is positive, a DR negative, which is each ledger kind's own sign (`KIND_SIGN`).
+ */
+const TCODES: readonly {
+  readonly code: RegExp;
+  readonly credit: RowKind;
+  readonly debit: RowKind;
+  readonly means: string;
+}[] = [
+  // T1107 payment refund: DR when we refunded a buyer; CR when a seller refunded a purchase of ours.
+  { code: /^T1107$/, credit: 'ignored', debit: 'refund', means: 'payment refund' },
+  { code: /^T1106$/, credit: 'ignored', debit: 'reversal', means: 'payment reversal, initiated by PayPal' },
+  { code: /^T1201$/, credit: 'ignored', debit: 'reversal', means: 'chargeback' },
+  { code: /^T1202$/, credit: 'reinstatement', debit: 'ignored', means: 'chargeback reversal' },
+  // T00xx: CR is a payment received; DR is money the merchant sent (T0000 payment sent, purchases).
+  { code: /^T00\d\d$/, credit: 'payment', debit: 'ignored', means: 'PayPal account-to-account payment' },
+  {
+    code: /^T01\d\d$/,
+    credit: 'ignored',
+    debit: 'ignored',
+    means: 'fee-only transaction (e.g. T0106 chargeback fee)',
+  },
+  { code: /^T02\d\d$/, credit: 'ignored', debit: 'ignored', means: 'currency conversion between balances' },
+  { code: /^T03\d\d$/, credit: 'ignored', debit: 'ignored', means: 'bank deposit into the PayPal account' },
+  { code: /^T04\d\d$/, credit: 'ignored', debit: 'ignored', means: 'withdrawal to a bank account' },
+  { code: /^T05\d\d$/, credit: 'ignored', debit: 'ignored', means: 'debit card transaction' },
+  { code: /^T06\d\d$/, credit: 'ignored', debit: 'ignored', means: 'credit card withdrawal or credit' },
+  { code: /^T07\d\d$/, credit: 'ignored', debit: 'ignored', means: 'buyer credit payment' },
+  { code: /^T08\d\d$/, credit: 'ignored', debit: 'ignored', means: 'incentive or rebate' },
+  { code: /^T09\d\d$/, credit: 'ignored', debit: 'ignored', means: 'redemption (gift certificates, offers)' },
+  { code: /^T10\d\d$/, credit: 'ignored', debit: 'ignored', means: 'bill pay transaction' },
+  {
+    code: /^T11\d\d$/,
+    credit: 'ignored',
+    debit: 'ignored',
+    means: 'reversal or hold other than a payment reversal',
+  },
+  { code: /^T12\d\d$/, credit: 'ignored', debit: 'ignored', means: 'account adjustment' },
+  {
+    code: /^T1[3-9]\d\d$/,
+    credit: 'ignored',
+    debit: 'ignored',
+    means: 'authorisation, hold, settlement or account transfer',
+  },
+  {
+    code: /^T2\d\d\d$/,
+    credit: 'ignored',
+    debit: 'ignored',
+    means: 'account transfer, loan or other non-payment',
+  },
+];
+
+function kindOf(code: string, credit: boolean): { kind: RowKind; ignoredBecause?: string } {
+  const entry = TCODES.find((t) => t.code.test(code));
+  if (!entry)
+    return { kind: 'ignored', ignoredBecause: `T-code ${code} is not in PayPal's T-code table we read` };
+  const kind = credit ? entry.credit : entry.debit;
+  if (kind !== 'ignored') return { kind };
+  const direction = credit ? 'credit' : 'debit';
+  return {
+    kind,
+    ignoredBecause: `${code} ${direction} (${entry.means}${/^T00/.test(code) && !credit ? ': money the merchant sent' : ''}) is no customer payment`,
+  };
 }
 
 /** Hundredths (STL) → our minor units. JPY has none: a non-zero remainder cannot be a real amount. */
@@ -97,7 +156,10 @@ export class PaypalParser implements FormatParser {
   private cols: Record<Key, number> | undefined;
   private seenAny = false;
   private readonly reasons: string[] = [];
-  private conversions = 0;
+  /** Every record so far, of the file, of the open report (from RH) and of the open section (from SH). */
+  private fileRows = 0;
+  private reportRows = 0;
+  private sectionRows = 0;
   private from: number | undefined;
   private to: number | undefined;
   private sectionSb = 0;
@@ -125,10 +187,14 @@ export class PaypalParser implements FormatParser {
       }
     }
     const values = fields.slice(1).map((v) => v.trim());
+    this.fileRows++;
+    this.reportRows++;
+    this.sectionRows++;
     switch (type) {
       case 'RH':
         this.reportOpen = true;
         this.reportSb = 0;
+        this.reportRows = 1;
         return undefined;
       case 'FH':
         return undefined;
@@ -149,11 +215,11 @@ export class PaypalParser implements FormatParser {
       case 'RF':
         return undefined;
       case 'RC':
-        this.compareCount('RC (report)', values[0], this.reportSb);
+        this.compareCount('RC (report)', values[0], this.reportSb, this.reportRows);
         this.reportOpen = false;
         return undefined;
       case 'FF':
-        this.compareCount('FF (file)', values[0], this.fileSb);
+        this.compareCount('FF (file)', values[0], this.fileSb, this.fileRows);
         this.footerSeen = true;
         return undefined;
       default:
@@ -165,6 +231,7 @@ export class PaypalParser implements FormatParser {
     if (this.sectionOpen) this.reasons.push(`section ending before line ${line} has no SC row`);
     this.sectionOpen = true;
     this.sectionSb = 0;
+    this.sectionRows = 1;
     this.sectionSums = new Map();
     this.sectionFooters = new Map();
     let start: ReturnType<typeof parseInstant>;
@@ -226,12 +293,10 @@ export class PaypalParser implements FormatParser {
   private row(values: string[], c: Record<Key, number>, line: number, transactionId: string): SettlementRow {
     if (!transactionId) throw new SettlementRowError('Transaction ID is empty');
     const code = field(values, c.eventCode).toUpperCase();
-    const kind = kindOf(code);
-    if (code.startsWith('T02')) this.conversions++;
+    const direction = sign(field(values, c.debitOrCredit), 'Transaction Debit or Credit');
+    const { kind, ignoredBecause } = kindOf(code, direction === 1);
     const currency = currencyOf(field(values, c.grossCurrency), 'Gross Transaction Currency');
-    const grossMinor =
-      sign(field(values, c.debitOrCredit), 'Transaction Debit or Credit') *
-      stlMinor(field(values, c.gross), currency, 'Gross Transaction Amount');
+    const grossMinor = direction * stlMinor(field(values, c.gross), currency, 'Gross Transaction Amount');
     const feeRaw = field(values, c.fee);
     let feeMinor = 0;
     if (feeRaw !== '' && feeRaw !== '0') {
@@ -252,7 +317,7 @@ export class PaypalParser implements FormatParser {
     const customField = opt(field(values, c.customField));
     // Payments: custom_id is our order id. Refunds: custom_id / invoice_id carry our refund id instead.
     const orderId = kind === 'payment' ? customField : undefined;
-    const refundOf = kind === 'refund' || kind === 'reversal' ? referenceId : undefined;
+    const refundOf = kind === 'payment' || kind === 'ignored' ? undefined : referenceId;
     return {
       line,
       kind,
@@ -266,6 +331,7 @@ export class PaypalParser implements FormatParser {
       netMinor: grossMinor - feeMinor,
       settledAt,
       sourceType: code,
+      ...(ignoredBecause ? { ignoredBecause } : {}),
     };
   }
 
@@ -281,7 +347,7 @@ export class PaypalParser implements FormatParser {
   }
 
   private sectionCount(values: string[]): void {
-    this.compareCount('SC (section)', values[0], this.sectionSb);
+    this.compareCount('SC (section)', values[0], this.sectionSb, this.sectionRows);
     const currencies = new Set([...this.sectionSums.keys(), ...this.sectionFooters.keys()]);
     for (const currency of currencies) {
       const rows = this.sectionSums.get(currency);
@@ -314,10 +380,17 @@ export class PaypalParser implements FormatParser {
     this.sectionFooters = new Map();
   }
 
-  private compareCount(what: string, raw: string | undefined, actual: number): void {
+  /**
+   * The spec defines SC, RC and FF as record counts without saying whether a count covers the SB rows
+   * alone or every row of its scope (header to footer): either reading is accepted (CONTRACT §5), the
+   * latter with or without the count row itself. `rows` counts the scope's records up to this one.
+   */
+  private compareCount(what: string, raw: string | undefined, sb: number, rows: number): void {
     const declared = /^\d+$/.test(raw ?? '') ? Number(raw) : Number.NaN;
-    if (declared !== actual)
-      this.reasons.push(`${what} row count says ${raw ?? '(none)'} SB rows, the file has ${actual}`);
+    if (declared !== sb && declared !== rows && declared !== rows - 1)
+      this.reasons.push(
+        `${what} record count says ${raw ?? '(none)'}, the file has ${sb} SB rows (${rows - 1} rows in all before the count)`,
+      );
   }
 
   finish(): FormatTrailer {
@@ -328,12 +401,7 @@ export class PaypalParser implements FormatParser {
     if (this.from === undefined || this.to === undefined) {
       throw new SettlementFormatError('not a PayPal STL file: no SH row gives the period');
     }
-    const notes =
-      this.conversions > 0
-        ? [
-            `${this.conversions} PayPal currency-conversion row(s) (T02xx) ignored: PayPal converted balances between currencies`,
-          ]
-        : [];
+    const notes: string[] = [];
     const period: Period = { from: isoOf(this.from), to: isoOf(this.to) };
     return { reasons, notes, period, emptyConfirmed: this.fileSb === 0 && reasons.length === 0 };
   }

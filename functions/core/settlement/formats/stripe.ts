@@ -1,17 +1,29 @@
 /**
- * Stripe itemized balance / payout reconciliation CSV (`balance.itemized.*`, `payout_reconciliation.itemized.*`).
- * Amounts in major units of the lower-case `currency`; refunds and disputes negative; `created_utc` UTC.
+ * Stripe itemized balance / payout reconciliation CSV (`balance.itemized.*`, `payout_reconciliation.itemized.*`,
+ * docs.stripe.com/reports/report-types). Amounts in major units of the lower-case `currency`, signed as
+ * they move the balance (refunds and disputes negative), `.` or the report's `decimal_separator` `,`;
+ * `created_utc` in UTC, or only `created`, in the timezone the report was run with.
  */
 import { type Currency, exponent } from '../../money.ts';
 import { FieldScanner, resolveColumns, splitFields } from '../csv.ts';
-import { SettlementRowError } from '../errors.ts';
+import { SettlementFormatError, SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
-import { currencyOf, isoUtcOf, isPlainUtcAt, minorOf, opt, simpleMinor2At } from '../values.ts';
+import {
+  currencyOf,
+  decimalPoint,
+  isoUtcOf,
+  isPlainUtcAt,
+  minorOf,
+  opt,
+  simpleMinor2At,
+  ZonedReader,
+} from '../values.ts';
 import { checkConservation, type FormatParser, type FormatTrailer, rejected } from './format.ts';
 
 const COLUMNS = {
   balanceTransactionId: ['balance_transaction_id'],
-  createdUtc: ['created_utc', 'created'],
+  createdUtc: ['created_utc'],
+  created: ['created'],
   currency: ['currency'],
   gross: ['gross'],
   fee: ['fee'],
@@ -25,19 +37,57 @@ const COLUMNS = {
   orderId: ['payment_metadata[order_id]', 'metadata[order_id]', 'order_id'],
 } as const;
 type Key = keyof typeof COLUMNS;
-const REQUIRED: Key[] = [
-  'balanceTransactionId',
-  'createdUtc',
-  'currency',
-  'gross',
-  'fee',
-  'net',
-  'reportingCategory',
-  'sourceId',
-];
+const REQUIRED: Key[] = ['balanceTransactionId', 'currency', 'gross', 'fee', 'net', 'reportingCategory'];
+/** Columns that name something the ledger keeps; the Dashboard's default column set has none. */
+const ID_COLUMNS = ['source_id', 'charge_id', 'payment_intent_id'] as const;
 
-/** Stripe's reporting categories we act on; every other one (payout, fee, transfer, …) is ignored. */
-const KINDS: Record<string, RowKind> = { charge: 'payment', refund: 'refund', dispute: 'reversal' };
+/**
+ * Every `reporting_category` of Stripe's reference table (docs.stripe.com/reports/reporting-categories,
+ * "Reporting categories reference"), with what it does here. Ledger kinds carry their sign
+ * (`KIND_SIGN`); the others are no customer transaction and are noted once per category.
+ */
+const CATEGORIES: ReadonlyMap<string, { kind: RowKind; means: string }> = new Map([
+  ['charge', { kind: 'payment', means: 'a payment (card or other method)' }],
+  ['payment', { kind: 'payment', means: 'a payment (older name of charge)' }],
+  ['refund', { kind: 'refund', means: 'a refund of a charge' }],
+  ['refund_failure', { kind: 'refund_failed', means: 'a refund that failed: its money came back' }],
+  ['dispute', { kind: 'reversal', means: 'funds withdrawn for a dispute' }],
+  ['dispute_reversal', { kind: 'reinstatement', means: 'a dispute won: funds reinstated' }],
+  [
+    'partial_capture_reversal',
+    { kind: 'capture_reversal', means: 'the uncaptured part of a separately captured charge' },
+  ],
+  ['charge_failure', { kind: 'reversal', means: 'a charge that failed after it was credited' }],
+  ['payout', { kind: 'ignored', means: 'payouts to the bank account' }],
+  ['payout_reversal', { kind: 'ignored', means: 'payouts that came back' }],
+  ['transfer', { kind: 'ignored', means: 'Connect transfers' }],
+  ['transfer_reversal', { kind: 'ignored', means: 'Connect transfer reversals' }],
+  ['fee', { kind: 'ignored', means: 'Stripe fees billed on their own' }],
+  ['tax', { kind: 'ignored', means: 'taxes on Stripe fees' }],
+  ['other_adjustment', { kind: 'ignored', means: 'other balance adjustments' }],
+  ['topup', { kind: 'ignored', means: 'top-ups of the balance' }],
+  ['topup_reversal', { kind: 'ignored', means: 'top-up reversals' }],
+  ['platform_earning', { kind: 'ignored', means: 'Connect platform fees earned' }],
+  ['platform_earning_refund', { kind: 'ignored', means: 'Connect platform fees refunded' }],
+  ['connect_collection_transfer', { kind: 'ignored', means: 'Connect collection transfers' }],
+  ['connect_reserved_funds', { kind: 'ignored', means: 'Connect reserved funds' }],
+  ['risk_reserved_funds', { kind: 'ignored', means: 'funds held in a risk reserve' }],
+  ['advance', { kind: 'ignored', means: 'instant payout advances' }],
+  ['advance_funding', { kind: 'ignored', means: 'advance funding' }],
+  ['anticipation_repayment', { kind: 'ignored', means: 'anticipation repayments' }],
+  ['financing_paydown', { kind: 'ignored', means: 'Capital financing paydowns' }],
+  ['financing_payout', { kind: 'ignored', means: 'Capital financing payouts' }],
+  ['issuing_authorization_hold', { kind: 'ignored', means: 'Issuing authorisation holds' }],
+  ['issuing_authorization_release', { kind: 'ignored', means: 'Issuing authorisation releases' }],
+  ['issuing_dispute', { kind: 'ignored', means: 'Issuing disputes' }],
+  ['issuing_transaction', { kind: 'ignored', means: 'Issuing card transactions' }],
+  ['network_cost', { kind: 'ignored', means: 'card network costs' }],
+  ['contribution', { kind: 'ignored', means: 'Climate contributions' }],
+  ['unreconciled_customer_funds', { kind: 'ignored', means: 'customer funds not yet reconciled' }],
+]);
+
+/** The timezone Stripe's own report uses when none was chosen, and our default (CONTRACT §5). */
+export const DEFAULT_STRIPE_REPORT_TIMEZONE = 'UTC';
 
 const EMPTY_AS_ZERO = { emptyAsZero: true } as const;
 
@@ -80,16 +130,36 @@ export class StripeParser implements FormatParser {
   /** `YYYY-MM-DD` of the last plain `created_utc`, and `YYYY-MM-DDT` built from it. */
   private day = '';
   private dayT = '';
+  /** Set when the file has `created` but no `created_utc`. */
+  private zoned: ZonedReader | undefined;
+
+  constructor(private readonly timeZone: string = DEFAULT_STRIPE_REPORT_TIMEZONE) {}
 
   record(text: string, line: number): ParsedItem | undefined {
     if (!this.cols) {
-      this.cols = resolveColumns(
+      const cols = resolveColumns(
         splitFields(text),
         COLUMNS,
         REQUIRED,
         'Stripe itemized reconciliation report',
         line,
       );
+      if (cols.sourceId < 0 && cols.chargeId < 0 && cols.paymentIntentId < 0) {
+        throw new SettlementFormatError(
+          `the report has no column that names a payment, refund or dispute, so nothing can be matched with the ledger: add ${ID_COLUMNS.join(', ')} to the export (Dashboard → Reports → Columns; the default column set has none of them)`,
+          { line },
+        );
+      }
+      if (cols.createdUtc < 0) {
+        if (cols.created < 0) {
+          throw new SettlementFormatError(
+            'the report has neither created_utc nor created: add created_utc to the export',
+            { line },
+          );
+        }
+        this.zoned = new ZonedReader(this.timeZone);
+      }
+      this.cols = cols;
       return undefined;
     }
     const f = this.fields;
@@ -99,43 +169,57 @@ export class StripeParser implements FormatParser {
     try {
       return this.row(c, line, balanceTransactionId);
     } catch (err) {
-      return rejected(line, err, opt(f.field(c.sourceId)) ?? opt(balanceTransactionId));
+      return rejected(line, err, this.optAt(c.sourceId) ?? opt(balanceTransactionId));
     }
+  }
+
+  private optAt(i: number): string | undefined {
+    return i < 0 ? undefined : opt(this.fields.field(i));
   }
 
   private row(c: Record<Key, number>, line: number, balanceTransactionId: string): SettlementRow {
     const f = this.fields;
     let category: string;
     let kind: RowKind;
+    let means: string | undefined;
     if (f.equals(c.reportingCategory, 'charge')) {
       category = 'charge';
       kind = 'payment';
     } else {
       category = f.field(c.reportingCategory);
       if (category === '') throw new SettlementRowError('reporting_category is empty');
-      kind = KINDS[category] ?? 'ignored';
+      const known = CATEGORIES.get(category);
+      kind = known?.kind ?? 'ignored';
+      means = known?.means;
     }
     const currency = this.currencyAt(c.currency);
     const grossMinor = this.minorAt(c.gross, currency, 'gross', undefined);
     const feeMinor = this.minorAt(c.fee, currency, 'fee', EMPTY_AS_ZERO);
     const netMinor = this.minorAt(c.net, currency, 'net', undefined);
     checkConservation(grossMinor, feeMinor, netMinor);
-    const settledAt = this.settledAt(c.createdUtc);
-    const sourceId = opt(f.field(c.sourceId));
-    const paymentIntentId = opt(f.field(c.paymentIntentId));
-    const orderId = opt(f.field(c.orderId));
-    // The ledger keys a payment by its payment intent (pi_…), a refund by re_…, a dispute by dp_…:
-    // for charges the source is the charge (ch_/py_), kept as a reference (the ledger has latest_charge).
-    const transactionId = kind === 'payment' ? (paymentIntentId ?? sourceId) : sourceId;
-    const refundOf = kind === 'refund' || kind === 'reversal' ? paymentIntentId : undefined;
+    const settledAt = this.zoned
+      ? this.zoned.iso(f.field(c.created), 'created')
+      : this.settledAt(c.createdUtc);
+    const sourceId = this.optAt(c.sourceId);
+    const paymentIntentId = this.optAt(c.paymentIntentId);
+    const orderId = this.optAt(c.orderId);
+    const chargeId = this.optAt(c.chargeId);
+    // The ledger keys a payment by its payment intent (pi_…), a refund (and its failure) by re_…, a
+    // dispute (and its reversal) by dp_…: for charges the source is the charge (ch_/py_), kept as a
+    // reference (the ledger has latest_charge). A failed charge takes back its payment intent's payment.
+    const chargeSide = kind === 'payment' || (kind === 'reversal' && category === 'charge_failure');
+    const transactionId = chargeSide ? (paymentIntentId ?? sourceId ?? chargeId) : sourceId;
+    const refundOf = kind === 'payment' || kind === 'ignored' ? undefined : (paymentIntentId ?? chargeId);
     let fx: SettlementRow['fx'];
     if (kind !== 'ignored' && !f.isBlank(c.customerFacingAmount)) {
       const cfAmountRaw = f.field(c.customerFacingAmount);
       const cfCurrencyRaw = f.field(c.customerFacingCurrency);
       const cfCurrency = cfCurrencyRaw ? currencyOf(cfCurrencyRaw, 'customer_facing_currency') : currency;
-      fx = { amountMinor: minorOf(cfAmountRaw, cfCurrency, 'customer_facing_amount'), currency: cfCurrency };
+      fx = {
+        amountMinor: minorOf(decimalPoint(cfAmountRaw), cfCurrency, 'customer_facing_amount'),
+        currency: cfCurrency,
+      };
     }
-    const chargeId = c.chargeId < 0 ? undefined : opt(f.field(c.chargeId));
     // One object literal, absent fields as undefined: conditional spreads cost ~1 s per 1M rows.
     return {
       line,
@@ -158,6 +242,12 @@ export class StripeParser implements FormatParser {
       settledAt,
       fx,
       sourceType: category,
+      ignoredBecause:
+        kind === 'ignored'
+          ? means
+            ? `reporting_category ${category} (${means}) is no customer transaction`
+            : `reporting_category ${category} is not in Stripe's reference table we read`
+          : undefined,
     };
   }
 
@@ -184,7 +274,7 @@ export class StripeParser implements FormatParser {
       const minor = simpleMinor2At(f.text, s, f.end(i));
       if (!Number.isNaN(minor)) return minor;
     }
-    return minorOf(f.field(i), currency, column, opts);
+    return minorOf(decimalPoint(f.field(i)), currency, column, opts);
   }
 
   /** isoUtcOf(field(i), 0, 'created_utc'), built in place for `YYYY-MM-DD HH:MM:SS`. */
@@ -203,6 +293,11 @@ export class StripeParser implements FormatParser {
   }
 
   finish(): FormatTrailer {
-    return { reasons: [], notes: [] };
+    const notes = this.zoned
+      ? [
+          `the file has created but no created_utc: its times were read in ${this.zoned.timeZone} (STRIPE_REPORT_TIMEZONE), the timezone the report is assumed to have been run with`,
+        ]
+      : [];
+    return { reasons: [], notes };
   }
 }

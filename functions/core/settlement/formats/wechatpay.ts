@@ -1,10 +1,17 @@
 /**
- * WeChat Pay trade bill (交易账单, bill_type ALL): every field prefixed with a backtick (so Excel keeps
- * long ids as text), CRLF, one row per payment or refund, then a summary title row (总交易单数, …) and
+ * WeChat Pay trade bill (交易账单, bill_type ALL; pay.weixin.qq.com/docs/merchant/products/bill-download/
+ * format-trade.html): every data field prefixed with a backtick (so Excel keeps long ids as text) and
+ * never quoted, CRLF or LF, one row per payment or refund, then a summary title row (总交易单数, …) and
  * a summary value row: the file's control totals. Fees carry 5 decimals and are rounded half-up,
  * explicitly (CONTRACT). Times are China time (UTC+8). Possibly gzip (handled before this parser).
+ *
+ * Amounts: a payment matches the ledger on 订单金额 (the callback's `amount.total`), a refund on
+ * 申请退款金额 (`amount.refund`); net comes from 应结订单金额 (订单金额 less merchant-funded coupons) or
+ * 退款金额, less 手续费. The older layout (before 免充值券, "历史早期版本" in the same page) has 总金额
+ * where 应结订单金额 is now, 代金券或立减优惠金额, no 订单金额 / 申请退款金额 (then 总金额 and 退款金额
+ * are matched), and the summary 总交易单数,总交易额,总退款金额,总代金券或立减优惠退款金额,手续费总金额.
  */
-import { field, normaliseHeader, resolveColumns, splitFields } from '../csv.ts';
+import { field, normaliseHeader, resolveColumns } from '../csv.ts';
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
 import { currencyOf, formatScaled, idList, isoOf, minorOf, opt, parseInstant, scaledOf } from '../values.ts';
@@ -16,11 +23,12 @@ const COLUMNS = {
   outTradeNo: ['商户订单号'],
   status: ['交易状态'],
   currency: ['货币种类'],
-  settlementAmount: ['应结订单金额'],
+  settlementAmount: ['应结订单金额', '总金额'],
+  coupon: ['代金券金额', '代金券或立减优惠金额'],
   refundId: ['微信退款单号'],
   outRefundNo: ['商户退款单号'],
   refundAmount: ['退款金额'],
-  rechargeRefund: ['充值券退款金额'],
+  rechargeRefund: ['充值券退款金额', '代金券或立减优惠退款金额'],
   fee: ['手续费'],
   orderAmount: ['订单金额'],
   requestedRefund: ['申请退款金额'],
@@ -42,31 +50,52 @@ const REQUIRED: Key[] = [
   'fee',
 ];
 
-const KINDS: Record<string, RowKind> = { SUCCESS: 'payment', REFUND: 'refund' };
+/** 交易状态 → kind (SUCCESS 收入, REFUND 支出-退款); REVOKED (支出-撤销) and the rest: ignored, noted. */
+const KINDS: ReadonlyMap<string, RowKind> = new Map([
+  ['SUCCESS', 'payment'],
+  ['REFUND', 'refund'],
+]);
 const CHINA_OFFSET = 480;
 /** Control sums are kept at 6 decimals: enough for 5-decimal fees, exact with bigint. */
 const SCALE = 6;
 
-/** Summary title → the column it totals (undefined: the row count). */
-const SUMMARY_COLUMNS: Record<string, Key | 'count'> = {
-  总交易单数: 'count',
-  应结订单总金额: 'settlementAmount',
-  退款总金额: 'refundAmount',
-  充值券退款总金额: 'rechargeRefund',
-  手续费总金额: 'fee',
-  订单总金额: 'orderAmount',
-  申请退款总金额: 'requestedRefund',
-};
+/** Summary title → the column it totals ('count': the row count). Both layouts of the same page. */
+const SUMMARY_COLUMNS: ReadonlyMap<string, Key | 'count'> = new Map<string, Key | 'count'>([
+  ['总交易单数', 'count'],
+  ['应结订单总金额', 'settlementAmount'],
+  ['退款总金额', 'refundAmount'],
+  ['充值券退款总金额', 'rechargeRefund'],
+  ['手续费总金额', 'fee'],
+  ['订单总金额', 'orderAmount'],
+  ['申请退款总金额', 'requestedRefund'],
+  // older layout
+  ['总交易额', 'settlementAmount'],
+  ['总退款金额', 'refundAmount'],
+  ['总代金券或立减优惠退款金额', 'rechargeRefund'],
+]);
 
-const CURRENCY_NAMES: Record<string, string> = { 人民币: 'CNY', '': 'CNY' };
+const CURRENCY_NAMES: ReadonlyMap<string, string> = new Map([
+  ['人民币', 'CNY'],
+  ['', 'CNY'],
+]);
 
 /** 6-decimal control sum for messages, trailing zeros dropped but at least 2 decimals ("263.00", "0.60000"→"0.60"). */
 function trimScaled(value: bigint): string {
   return formatScaled(value, SCALE).replace(/(\.\d\d\d*?)0+$/, '$1');
 }
 
-function unTick(fields: string[]): string[] {
-  return fields.map((f) => (f.charCodeAt(0) === 96 ? f.slice(1) : f).trim());
+/**
+ * Splits one record: a record whose first character is a backtick is split where a comma is followed
+ * by the next field's backtick, so commas and quotes inside 商品名称 or 商户数据包 (often JSON) are data.
+ * Header and summary title rows have no backticks and no commas inside names: split on commas.
+ */
+export function wechatFields(text: string): string[] {
+  const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (t.charCodeAt(0) !== 96) return t.split(',').map((f) => f.trim());
+  return t
+    .slice(1)
+    .split(',`')
+    .map((f) => f.trim());
 }
 
 export class WechatpayParser implements FormatParser {
@@ -80,7 +109,7 @@ export class WechatpayParser implements FormatParser {
   private readonly reasons: string[] = [];
 
   record(text: string, line: number): ParsedItem | undefined {
-    const fields = unTick(splitFields(text));
+    const fields = wechatFields(text);
     switch (this.state) {
       case 'header':
         this.cols = resolveColumns(fields, COLUMNS, REQUIRED, 'WeChat Pay trade bill', line);
@@ -107,6 +136,7 @@ export class WechatpayParser implements FormatParser {
     this.rows++;
     for (const key of [
       'settlementAmount',
+      'coupon',
       'refundAmount',
       'rechargeRefund',
       'fee',
@@ -127,19 +157,26 @@ export class WechatpayParser implements FormatParser {
   private row(fields: string[], c: Record<Key, number>, line: number, wechatId: string): SettlementRow {
     const status = field(fields, c.status).toUpperCase();
     if (status === '') throw new SettlementRowError('交易状态 is empty');
-    const kind = KINDS[status] ?? 'ignored';
+    const kind = KINDS.get(status) ?? 'ignored';
     const currencyRaw = field(fields, c.currency);
-    const currency = currencyOf(CURRENCY_NAMES[currencyRaw] ?? currencyRaw, '货币种类');
+    const currency = currencyOf(CURRENCY_NAMES.get(currencyRaw) ?? currencyRaw, '货币种类');
     const fee = Math.abs(
       minorOf(field(fields, c.fee), currency, '手续费', { halfUp: true, emptyAsZero: true }),
     );
+    const amount = (key: Key, name: string, opts?: { emptyAsZero?: boolean }) =>
+      Math.abs(minorOf(field(fields, c[key]), currency, name, opts));
     let grossMinor: number;
-    if (kind === 'refund')
-      grossMinor = -Math.abs(minorOf(field(fields, c.refundAmount), currency, '退款金额'));
-    else
-      grossMinor = minorOf(field(fields, c.settlementAmount), currency, '应结订单金额', {
-        emptyAsZero: kind === 'ignored',
-      });
+    let netMinor: number;
+    const loose = { emptyAsZero: kind === 'ignored' };
+    if (kind === 'refund') {
+      const refunded = amount('refundAmount', '退款金额');
+      grossMinor = -(c.requestedRefund >= 0 ? amount('requestedRefund', '申请退款金额') : refunded);
+      netMinor = -refunded + fee;
+    } else {
+      const settled = amount('settlementAmount', c.orderAmount >= 0 ? '应结订单金额' : '总金额', loose);
+      grossMinor = c.orderAmount >= 0 ? amount('orderAmount', '订单金额', loose) : settled;
+      netMinor = settled - fee;
+    }
     const feeMinor = kind === 'refund' ? -fee : fee;
     const settledAt = isoOf(parseInstant(field(fields, c.tradeTime), CHINA_OFFSET, '交易时间').ms);
     const outTradeNo = opt(field(fields, c.outTradeNo));
@@ -168,17 +205,20 @@ export class WechatpayParser implements FormatParser {
       currency,
       grossMinor,
       feeMinor,
-      netMinor: grossMinor - feeMinor,
+      netMinor,
       settledAt,
       ...(fx ? { fx } : {}),
       sourceType: status,
+      ...(kind === 'ignored'
+        ? { ignoredBecause: `交易状态 ${status} (e.g. REVOKED, 撤销) is no payment or refund` }
+        : {}),
     };
   }
 
   private checkSummary(values: string[]): void {
     const c = this.cols!;
     this.summaryTitles.forEach((title, i) => {
-      const target = SUMMARY_COLUMNS[title];
+      const target = SUMMARY_COLUMNS.get(title);
       const raw = values[i] ?? '';
       if (!target) return;
       if (target === 'count') {
