@@ -16,6 +16,7 @@ import { PaymentsApi } from './constructs/payments-api.ts';
 import { PaymentsFunction } from './constructs/payments-function.ts';
 import { PaymentsTable } from './constructs/payments-table.ts';
 import { SettlementsBucket } from './constructs/settlements-bucket.ts';
+import { grantsOf } from './permissions.ts';
 import {
   bucket as bucketDef,
   callbackFunctionId,
@@ -190,11 +191,19 @@ export class PaymentsStack extends Stack {
         'nodejs22.x on purpose: the bundles, tests and benchmarks target Node 22 (esbuild target node22); move to the next LTS runtime deliberately, with a re-measured cold start.',
     });
 
-    for (const [name, actions] of Object.entries(def.tables) as [TableName, readonly DynamoAction[]][]) {
-      const table = this.tables[name];
-      fn.bindTable(table.table, tables[name].envVar, actions, table.def.gsis);
+    // Exactly the grants the sandbox enforces call by call (lib/permissions.ts reads both from the topology).
+    const grants = grantsOf(def);
+    const used = new Set([...Object.keys(def.tables), ...Object.keys(def.indexes ?? {})] as TableName[]);
+    for (const name of used) {
+      const own = grants.flatMap((g) => (g.service === 'dynamodb' && g.table === name ? [g] : []));
+      const actions: readonly DynamoAction[] = own.find((g) => g.index === undefined)?.actions ?? [];
+      const indexes = own.flatMap((g) => (g.index ? [g.index] : []));
+      fn.bindTable(this.tables[name].table, tables[name].envVar, actions, indexes);
     }
-    if (def.bucket) fn.bindBucket(this.settlements.bucket, bucketDef.envVar, def.bucket);
+    if (def.bucket) {
+      const bucketGrants = grants.flatMap((g) => (g.service === 's3' ? [g] : []));
+      fn.bindBucket(this.settlements.bucket, bucketDef.envVar, bucketGrants);
+    }
 
     if (def.secret) {
       if (!gateway) throw new Error(`function "${fnId}" has secret: true but no gateway`);

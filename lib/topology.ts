@@ -117,6 +117,19 @@ export type DynamoAction =
 
 export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject';
 
+/** The names of a table's secondary indexes, from its definition above (a typo does not compile). */
+export type IndexName<T extends TableName> = (typeof tables)[T] extends {
+  readonly gsis: readonly { readonly indexName: infer N }[];
+}
+  ? N
+  : never;
+
+/** Object actions on the settlements bucket under one key prefix: IAM resource `{bucket}/{prefix}*`. */
+export interface BucketGrant {
+  readonly prefix: string;
+  readonly actions: readonly S3Action[];
+}
+
 export interface FunctionDef {
   /** Source of the Lambda entry point, relative to the repository root. */
   readonly entry: string;
@@ -124,9 +137,19 @@ export interface FunctionDef {
   readonly description: string;
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
-  /** What the function may do to each table; also decides which table env vars it receives. */
+  /**
+   * What the function may do to each table itself (IAM resource: the table's ARN); also decides which
+   * table env vars it receives. CDK grants exactly this and the sandbox refuses the rest
+   * (`AccessDeniedException`), so a function's permissions are declared here and nowhere else.
+   */
   readonly tables: Partial<Record<TableName, readonly DynamoAction[]>>;
-  readonly bucket?: readonly S3Action[];
+  /**
+   * Secondary indexes the function queries: `dynamodb:Query` on exactly these index ARNs (never
+   * `index/*`). A table listed only here still gives the function its env var.
+   */
+  readonly indexes?: { readonly [T in TableName]?: readonly IndexName<T>[] };
+  /** Object access to the settlements bucket, by key prefix. */
+  readonly bucket?: readonly BucketGrant[];
   /** Publishes alerts (SNS topic + EventBridge). */
   readonly alerts?: boolean;
   /** Reads a gateway secret from Secrets Manager. */
@@ -159,9 +182,12 @@ export const gateways: readonly GatewayDef[] = [
   { name: 'localpay', kind: 'standard-webhooks' },
 ];
 
+// Each action is one the function's code performs (the sandbox refuses any other, as IAM does):
+// the ledger entry is read and put (alone or in the decision's transaction), the order read with its
+// refunds (Query on its partition) and updated in that transaction; Powertools needs all four on its table.
 const callbackTables = {
-  payments: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
-  orders: ['GetItem', 'UpdateItem', 'ConditionCheckItem', 'Query'],
+  payments: ['GetItem', 'PutItem'],
+  orders: ['UpdateItem', 'Query'],
   idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
 } as const satisfies FunctionDef['tables'];
 
@@ -176,6 +202,8 @@ export const functions: Record<string, FunctionDef> = {
         memoryMb: 512,
         timeoutSeconds: 10,
         tables: callbackTables,
+        // Refunds find their order's ledger entries (Alipay's cumulative refund_fee needs them all).
+        indexes: { payments: ['byOrder'] },
         alerts: true,
         secret: true,
         environment: {
@@ -200,11 +228,12 @@ export const functions: Record<string, FunctionDef> = {
     memoryMb: 512,
     timeoutSeconds: 10,
     tables: {
-      orders: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-      payments: ['Query'],
-      fxRates: ['GetItem', 'PutItem', 'UpdateItem'],
+      orders: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+      fxRates: ['GetItem', 'PutItem'],
       idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     },
+    // The refund buffer is summed from its index; an order's payments come from the ledger's byOrder.
+    indexes: { orders: ['byBufferCurrency'], payments: ['byOrder'] },
     alerts: true,
     fxProvider: true,
     // Every kind of gateway with a callback route may take the payment: the pay amount is rounded to
@@ -223,7 +252,7 @@ export const functions: Record<string, FunctionDef> = {
     description: 'Fetches FX rates, validates them and keeps the last good rate',
     memoryMb: 256,
     timeoutSeconds: 30,
-    tables: { fxRates: ['GetItem', 'PutItem', 'UpdateItem', 'BatchWriteItem'] },
+    tables: { fxRates: ['GetItem', 'PutItem', 'BatchWriteItem'] },
     alerts: true,
     fxProvider: true,
     async: true,
@@ -234,11 +263,16 @@ export const functions: Record<string, FunctionDef> = {
     memoryMb: 1024,
     timeoutSeconds: 900,
     tables: {
-      payments: ['GetItem', 'BatchGetItem', 'Query'],
-      orders: ['GetItem', 'BatchGetItem'],
-      reconciliations: ['GetItem', 'PutItem', 'UpdateItem'],
+      payments: ['BatchGetItem'],
+      reconciliations: ['PutItem', 'UpdateItem'],
     },
-    bucket: ['GetObject', 'GetObjectVersion', 'PutObject'],
+    // One gateway's ledger entries per day; settlement rows are looked up by key (BatchGetItem).
+    indexes: { payments: ['byGatewayDay'] },
+    // Reads the uploaded settlement files, writes the reports: nothing else in the bucket.
+    bucket: [
+      { prefix: bucket.incomingPrefix, actions: ['GetObject', 'GetObjectVersion'] },
+      { prefix: bucket.reportsPrefix, actions: ['PutObject'] },
+    ],
     alerts: true,
     async: true,
   },
@@ -295,7 +329,8 @@ export function resourceEnvVars(
   names: { table: (t: TableName) => string; bucket: string },
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const t of Object.keys(def.tables) as TableName[]) env[tables[t].envVar] = names.table(t);
+  const used = new Set([...Object.keys(def.tables), ...Object.keys(def.indexes ?? {})] as TableName[]);
+  for (const t of used) env[tables[t].envVar] = names.table(t);
   if (def.bucket) env[bucket.envVar] = names.bucket;
   return env;
 }

@@ -27,6 +27,8 @@ import { startDynamoDbLocal } from './dynamodb.ts';
 import { FakeFxProvider, sandboxFxEnv } from './fx-provider.ts';
 import { loadOrCreateGatewayKeys, type SandboxGatewayKeys } from './gateway-keys.ts';
 import { gatewaySecretFor, sandboxCallbackEnv } from './gateway-secrets.ts';
+import { SandboxIam } from './iam.ts';
+import { startIamProxy } from './iam-proxy.ts';
 import { loadFunction } from './lambda.ts';
 import { assertPortFree } from './ports.ts';
 import { ensureBucket, ensureTables, sandboxTableNames } from './resources.ts';
@@ -141,6 +143,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     dynamo.destroy();
     s3Client.destroy();
 
+    // Functions reach DynamoDB and S3 only through the IAM proxy, each with its own access key, so every
+    // call is checked against the function's topology declarations (CONTRACT §2). The endpoints printed
+    // in endpoints.json stay the servers themselves: operators and tests act as the account's admin.
+    const iam = new SandboxIam({ region, tables: tableNames, bucket: bucket.sandboxName });
+    const proxy = await startIamProxy({ iam, dynamodb: dynamodbEndpoint, s3: s3Endpoint, log });
+    stops.push(proxy.stop);
+
     const keys = loadOrCreateGatewayKeys(inMemory ? undefined : path.join(dir, 'gateways.json'));
     const api = `http://127.0.0.1:${port}`;
     const fxProvider = new FakeFxProvider();
@@ -152,8 +161,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     const baseEnv: Record<string, string> = {
       AWS_REGION: region,
-      DYNAMODB_ENDPOINT: dynamodbEndpoint,
-      S3_ENDPOINT: s3Endpoint,
+      DYNAMODB_ENDPOINT: proxy.dynamodbEndpoint,
+      S3_ENDPOINT: proxy.s3Endpoint,
       ALERT_SINK: 'local',
       POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -179,6 +188,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           }),
           ...resourceEnvVars(def, { table: (t) => tableNames[t], bucket: bucket.sandboxName }),
           POWERTOOLS_SERVICE_NAME: serviceName(def),
+          ...iam.credentialsOf(name),
         };
         if (def.secret && def.environment?.GATEWAY) {
           env.GATEWAY_SECRET_JSON = JSON.stringify(gatewaySecretFor(def.environment.GATEWAY, keys, port));

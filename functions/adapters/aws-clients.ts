@@ -7,12 +7,23 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Env } from '../shared/config.ts';
 
-const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+/**
+ * Against a local endpoint, the function's own keys when it has them (the sandbox gives each function
+ * one, as Lambda does, and its IAM proxy authorises by it); else the operator's placeholder.
+ */
+function localCredentials(env: Env, fallback: string) {
+  return {
+    accessKeyId: env.AWS_ACCESS_KEY_ID ?? fallback,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? fallback,
+  };
+}
 
 export function createDynamoClient(env: Env = process.env): DynamoDBClient {
   const endpoint = env.DYNAMODB_ENDPOINT;
   return new DynamoDBClient({
-    ...(endpoint ? { endpoint, region: env.AWS_REGION ?? 'us-east-1', credentials: localCredentials } : {}),
+    ...(endpoint
+      ? { endpoint, region: env.AWS_REGION ?? 'us-east-1', credentials: localCredentials(env, 'local') }
+      : {}),
     // Transient faults surface as 500 retry_later; the gateway retries for days, so keep ours short.
     maxAttempts: 3,
   });
@@ -32,8 +43,8 @@ export function createS3Client(env: Env = process.env): S3Client {
           endpoint,
           region: env.AWS_REGION ?? 'us-east-1',
           forcePathStyle: true,
-          // s3rver accepts only this access key.
-          credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+          // s3rver accepts only this access key (the sandbox's IAM proxy swaps a function's key for it).
+          credentials: localCredentials(env, 'S3RVER'),
         }
       : {}),
     // s3rver stores aws-chunked streams corrupted otherwise; harmless against AWS.

@@ -11,7 +11,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { bundlingOptions } from '../bundling.ts';
-import type { DynamoAction, GsiDef, S3Action } from '../topology.ts';
+import type { BucketGrant, DynamoAction } from '../topology.ts';
 
 export interface PaymentsFunctionProps {
   /** Absolute path of the TypeScript entry point (exports `handler`). */
@@ -121,29 +121,30 @@ export class PaymentsFunction extends Construct {
   }
 
   /**
-   * Sets `envVar` to the table's name and allows exactly `actions` on it. `Query` is also allowed on
-   * each named GSI (by ARN, not `index/*`, so a new index is granted only when the topology lists it).
-   * Never uses CDK's `grantRead*`, whose action lists include `dynamodb:Scan`.
+   * Sets `envVar` to the table's name, allows exactly `actions` on the table itself and `dynamodb:Query`
+   * on each of `indexes` (by ARN, never `index/*`: an index is granted only when the topology lists it
+   * for this function). Never uses CDK's `grantRead*`, whose action lists include `dynamodb:Scan`.
    */
   bindTable(
     table: ITable,
     envVar: string,
     actions: readonly DynamoAction[],
-    gsis: readonly GsiDef[] = [],
+    indexes: readonly string[] = [],
   ): this {
     this.addEnvironment(envVar, table.tableName);
-    if (actions.length === 0) return this;
-    this.role.addToPolicy(
-      new PolicyStatement({
-        actions: actions.map((a) => `dynamodb:${a}`),
-        resources: [table.tableArn],
-      }),
-    );
-    if (actions.includes('Query') && gsis.length > 0) {
+    if (actions.length > 0) {
+      this.role.addToPolicy(
+        new PolicyStatement({
+          actions: actions.map((a) => `dynamodb:${a}`),
+          resources: [table.tableArn],
+        }),
+      );
+    }
+    if (indexes.length > 0) {
       this.role.addToPolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],
-          resources: gsis.map((g) => `${table.tableArn}/index/${g.indexName}`),
+          resources: indexes.map((index) => `${table.tableArn}/index/${index}`),
         }),
       );
     }
@@ -151,24 +152,25 @@ export class PaymentsFunction extends Construct {
   }
 
   /**
-   * Sets `envVar` to the bucket's name and allows exactly `actions` on its objects. Object-level
-   * actions need an object ARN; `bucket/*` is the narrowest that covers every key the function is
-   * given by S3 events.
+   * Sets `envVar` to the bucket's name and allows each grant's actions on the keys under its prefix
+   * (`{bucket}/{prefix}*`): the function reads settlement files and writes reports only where the
+   * topology says.
    */
-  bindBucket(bucket: IBucket, envVar: string, actions: readonly S3Action[]): this {
+  bindBucket(bucket: IBucket, envVar: string, grants: readonly BucketGrant[]): this {
     this.addEnvironment(envVar, bucket.bucketName);
-    if (actions.length === 0) return this;
-    this.role.addToPolicy(
-      new PolicyStatement({
-        actions: actions.map((a) => `s3:${a}`),
-        resources: [bucket.arnForObjects('*')],
-      }),
-    );
-    Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/*]`,
-      reason:
-        'S3 object actions need an object ARN; the function reads settlement files and writes reports under keys it learns from S3 events.',
-    });
+    for (const grant of grants) {
+      if (grant.actions.length === 0) continue;
+      this.role.addToPolicy(
+        new PolicyStatement({
+          actions: grant.actions.map((a) => `s3:${a}`),
+          resources: [bucket.arnForObjects(`${grant.prefix}*`)],
+        }),
+      );
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(bucket)}.Arn>/${grant.prefix}*]`,
+        reason: `S3 object actions need an object ARN; the wildcard is scoped to the ${grant.prefix} prefix, whose keys the function learns from S3 events.`,
+      });
+    }
     return this;
   }
 

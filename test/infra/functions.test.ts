@@ -144,19 +144,15 @@ describe('IAM: exactly what the topology lists', () => {
           "dynamodb:UpdateItem",
         ],
         "table:orders.arn": [
-          "dynamodb:ConditionCheckItem",
-          "dynamodb:GetItem",
           "dynamodb:Query",
           "dynamodb:UpdateItem",
-        ],
-        "table:orders.arn/index/byBufferCurrency": [
-          "dynamodb:Query",
         ],
         "table:payments.arn": [
-          "dynamodb:ConditionCheckItem",
           "dynamodb:GetItem",
           "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
+        ],
+        "table:payments.arn/index/byOrder": [
+          "dynamodb:Query",
         ],
         "topic": [
           "sns:Publish",

@@ -1,12 +1,5 @@
 import type { PaymentsStack } from '../../lib/payments-stack.ts';
-import {
-  callbackFunctionId,
-  type FunctionDef,
-  gateways,
-  type TableDef,
-  type TableName,
-  tables,
-} from '../../lib/topology.ts';
+import { callbackFunctionId, type FunctionDef, gateways, type TableName } from '../../lib/topology.ts';
 import { type CfnTemplate, logicalId, resourcesOfType } from './build-stack.ts';
 
 export interface Statement {
@@ -90,13 +83,15 @@ export function expectedAccess(fnId: string, def: FunctionDef): Record<string, s
   // X-Ray has no resource-level permissions: `*` is what AWS requires (Tracing.ACTIVE).
   add('*', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords');
   for (const [name, actions] of Object.entries(def.tables) as [TableName, readonly string[]][]) {
-    add(`table:${name}.arn`, ...actions.map((a) => `dynamodb:${a}`));
-    if (actions.includes('Query')) {
-      for (const gsi of (tables[name] as TableDef).gsis ?? [])
-        add(`table:${name}.arn/index/${gsi.indexName}`, 'dynamodb:Query');
-    }
+    if (actions.length) add(`table:${name}.arn`, ...actions.map((a) => `dynamodb:${a}`));
   }
-  if (def.bucket) add('bucket.arn/*', ...def.bucket.map((a) => `s3:${a}`));
+  // Only the indexes the function declares: Query on a table grants none of its indexes.
+  for (const [name, indexes] of Object.entries(def.indexes ?? {}) as [TableName, readonly string[]][]) {
+    for (const index of indexes) add(`table:${name}.arn/index/${index}`, 'dynamodb:Query');
+  }
+  for (const grant of def.bucket ?? []) {
+    add(`bucket.arn/${grant.prefix}*`, ...grant.actions.map((a) => `s3:${a}`));
+  }
   if (def.secret) {
     const gateway = gateways.find((g) => callbackFunctionId(g.name) === fnId)!.name;
     add(`secret:${gateway}`, 'secretsmanager:GetSecretValue');

@@ -17,6 +17,8 @@ import {
   resourceEnvVars,
   type TableName,
 } from '../../lib/topology.ts';
+import { SandboxIam } from '../../sandbox/iam.ts';
+import { type IamProxy, startIamProxy } from '../../sandbox/iam-proxy.ts';
 import { ensureBucket, ensureTables, sandboxTableNames } from '../../sandbox/resources.ts';
 
 export interface TestResources {
@@ -27,7 +29,12 @@ export interface TestResources {
   readonly dynamo: ReturnType<typeof createDynamoClient>;
   readonly doc: ReturnType<typeof createDocumentClient>;
   readonly s3: ReturnType<typeof createS3Client>;
-  /** The environment the named topology function gets, pointed at these resources. */
+  /** The IAM proxy the functions' environments point at (its `denials` show what was refused). */
+  readonly iam: IamProxy;
+  /**
+   * The environment the named topology function gets, pointed at these resources through the IAM proxy
+   * with the function's own key: a call its topology entry does not declare fails as in AWS.
+   */
   envFor(functionName: string, extra?: Record<string, string>): Record<string, string | undefined>;
 }
 
@@ -40,6 +47,8 @@ export async function createTestResources(): Promise<TestResources> {
   const dynamo = createDynamoClient({ DYNAMODB_ENDPOINT: dynamodbEndpoint });
   const s3 = createS3Client({ S3_ENDPOINT: s3Endpoint });
   await Promise.all([ensureTables(dynamo, tables), ensureBucket(s3, bucketName)]);
+  const sandboxIam = new SandboxIam({ region: 'us-east-1', tables, bucket: bucketName });
+  const iam = await startIamProxy({ iam: sandboxIam, dynamodb: dynamodbEndpoint, s3: s3Endpoint });
   return {
     dynamodbEndpoint,
     s3Endpoint,
@@ -48,13 +57,15 @@ export async function createTestResources(): Promise<TestResources> {
     dynamo,
     doc: createDocumentClient(dynamo),
     s3,
+    iam,
     envFor(functionName, extra = {}) {
       const def: FunctionDef | undefined = functions[functionName];
       if (!def) throw new Error(`no function ${functionName}`);
       return {
         AWS_REGION: 'us-east-1',
-        DYNAMODB_ENDPOINT: dynamodbEndpoint,
-        S3_ENDPOINT: s3Endpoint,
+        DYNAMODB_ENDPOINT: iam.dynamodbEndpoint,
+        S3_ENDPOINT: iam.s3Endpoint,
+        ...sandboxIam.credentialsOf(functionName),
         ALERT_SINK: 'local',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
         POWERTOOLS_METRICS_DISABLED: 'true',
