@@ -314,6 +314,7 @@ describe('sandbox FX settings', () => {
       FX_PROVIDER_URL: 'http://127.0.0.1:3000/_sandbox/fx/provider',
       FX_MAX_AGE_SECONDS: '1200',
       FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true',
+      FX_LIVE_CACHE_SECONDS: '0',
     });
     expect(sandboxFxEnv({ FX_PROVIDER: 'ecb' }, 'own')).toMatchObject({
       FX_PROVIDER: 'ecb',
