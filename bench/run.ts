@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,bundles]`: the benchmarks of
- * CONTRACT §8. Progress goes to stderr; with --json the last stdout line is the result object.
+ * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,bundles,fx]`: the benchmarks of
+ * CONTRACT §8, plus `fx` (provider calls per 1,000 orders, bench/fx.ts) as an extra field. Progress goes
+ * to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
  */
 import { mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { startDynamoDbLocal } from '../sandbox/dynamodb.ts';
 import { freePort } from '../sandbox/ports.ts';
 import { benchBundles } from './bundles.ts';
 import { benchCallback } from './callback.ts';
+import { benchFx } from './fx.ts';
 import { benchReconcile } from './reconcile.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -19,7 +21,7 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
-    only: { type: 'string', default: 'callback,reconcile,bundles' },
+    only: { type: 'string', default: 'callback,reconcile,bundles,fx' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -32,6 +34,14 @@ if (only.has('callback')) {
   const db = await startDynamoDbLocal({ port: await freePort() });
   try {
     result.callback = await benchCallback(db.endpoint, log);
+  } finally {
+    await db.stop();
+  }
+}
+if (only.has('fx')) {
+  const db = await startDynamoDbLocal({ port: await freePort() });
+  try {
+    result.fx = await benchFx(db.endpoint, log);
   } finally {
     await db.stop();
   }

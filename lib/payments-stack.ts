@@ -47,7 +47,8 @@ export type PaymentsStackProps = StackProps;
  *
  * CDK context: `fxProvider` (`pairs` | `base-rates` | `ecb`, default `pairs`), `fxProviderUrl` (default the
  * provider's documented URL; for `pairs` a placeholder that never resolves) and `fxMaxAgeSeconds` (default
- * the provider's, lib/topology.ts fxProviderDefaults; the FX rate-age alarm uses the same number).
+ * the provider's, lib/topology.ts fxProviderDefaults; the FX rate-age alarm uses the same number),
+ * `fxProviderKeyIn` (how the API key is sent, `FX_PROVIDER_KEY_IN`; Fixer: `query:access_key`).
  */
 export class PaymentsStack extends Stack {
   readonly tables: Record<TableName, PaymentsTable>;
@@ -81,6 +82,13 @@ export class PaymentsStack extends Stack {
     if (!fx.FX_PROVIDER_URL.startsWith('https://')) throw new Error('fxProviderUrl must be an https URL');
     if (!/^\d+$/.test(fx.FX_MAX_AGE_SECONDS)) throw new Error('fxMaxAgeSeconds must be a whole number');
     const settings: Record<string, string> = { ...defaultSettings, ...fx };
+    const keyIn: unknown = this.node.tryGetContext('fxProviderKeyIn');
+    if (keyIn !== undefined) {
+      if (typeof keyIn !== 'string' || !/^(header|header:[A-Za-z0-9-]+|query:[A-Za-z0-9_.-]+)$/.test(keyIn)) {
+        throw new Error('fxProviderKeyIn must be "header", "header:<Name>" or "query:<name>"');
+      }
+      settings.FX_PROVIDER_KEY_IN = keyIn;
+    }
     this.fxMaxAgeSeconds = fx.FX_MAX_AGE_SECONDS;
     this.fxProviderSecret = fx.FX_PROVIDER === 'base-rates' ? this.createFxProviderSecret() : undefined;
 

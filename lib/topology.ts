@@ -384,7 +384,9 @@ export function fxProviderSettings(
 /**
  * Default non-secret settings every function receives, in AWS and in the sandbox alike (CONTRACT §3–§5).
  * The CDK app replaces the FX provider settings from the context (`fxProvider`, `fxProviderUrl`); the
- * sandbox points them at its own FX provider unless FX_PROVIDER / FX_PROVIDER_URL are set.
+ * sandbox points them at its own FX provider unless FX_PROVIDER / FX_PROVIDER_URL are set. No
+ * `FX_MAX_AGE_SECONDS` here: both set it from fxProviderSettings, and a function without it uses its
+ * provider's default.
  */
 export const defaultSettings = {
   BASE_CURRENCY: 'CNY',
@@ -392,7 +394,6 @@ export const defaultSettings = {
   /** Placeholder (`.invalid` never resolves): a `pairs` deployment must set `-c fxProviderUrl=…`. */
   FX_PROVIDER_URL: fxProviderDefaults.pairs.FX_PROVIDER_URL,
   FX_PAIRS: 'USD/CNY,EUR/CNY,GBP/CNY,JPY/CNY,HKD/CNY',
-  FX_MAX_AGE_SECONDS: fxProviderDefaults.pairs.FX_MAX_AGE_SECONDS,
   FX_LIVE_TIMEOUT_MS: '500',
   FX_LIVE_CACHE_SECONDS: '60',
   FX_MAX_DEVIATION: '0.02',

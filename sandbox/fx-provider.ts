@@ -28,6 +28,9 @@ export function sandboxFxEnv(env: NodeJS.ProcessEnv, ownUrl: string): Record<str
     return {
       ...fxProviderSettings('pairs', { url: ownUrl, maxAgeSeconds: env.FX_MAX_AGE_SECONDS }),
       ...loopback,
+      // `PUT /_sandbox/fx/live` must show in the very next order's live check (CONTRACT §2), so the live-check
+      // cache is off against the sandbox's own provider unless asked for.
+      FX_LIVE_CACHE_SECONDS: env.FX_LIVE_CACHE_SECONDS || '0',
     };
   }
   const settings: Record<string, string> = {
@@ -37,6 +40,7 @@ export function sandboxFxEnv(env: NodeJS.ProcessEnv, ownUrl: string): Record<str
     }),
     ...loopback,
   };
+  if (env.FX_LIVE_CACHE_SECONDS) settings.FX_LIVE_CACHE_SECONDS = env.FX_LIVE_CACHE_SECONDS;
   for (const name of PASSED_THROUGH) {
     const value = env[name];
     if (value) settings[name] = value;

@@ -62,6 +62,7 @@ describe('every function', () => {
     const expected: Record<string, unknown> = {
       ...defaultSettings,
       FX_PROVIDER_URL: 'https://fx.example.com/rates',
+      FX_MAX_AGE_SECONDS: '1200',
       ...def.environment,
       POWERTOOLS_SERVICE_NAME: serviceName(def),
       POWERTOOLS_METRICS_NAMESPACE: customMetrics.namespace,

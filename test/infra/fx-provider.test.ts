@@ -87,10 +87,12 @@ describe('-c fxProvider', () => {
     const built = buildStack({
       fxProvider: 'base-rates',
       fxProviderUrl: 'https://data.fixer.io/api/latest',
+      fxProviderKeyIn: 'query:access_key',
       fxMaxAgeSeconds: '7200',
     });
     expect(envOf(built, 'fxRefresh')).toMatchObject({
       FX_PROVIDER_URL: 'https://data.fixer.io/api/latest',
+      FX_PROVIDER_KEY_IN: 'query:access_key',
       FX_MAX_AGE_SECONDS: '7200',
     });
     expect(rateAgeAlarm(built)).toMatchObject({ Threshold: 7200 });

@@ -39,7 +39,11 @@ async function setup(): Promise<Setup> {
   const handler = createHandler(
     // Every test steers the provider between orders: no live-check cache here (fx-providers.test.ts has it).
     // 1 s, not the 500 ms default: a loaded test machine can take longer than that for a first request.
-    r.envFor('orders', { FX_PROVIDER_URL: provider.url, FX_LIVE_TIMEOUT_MS: '1000', FX_LIVE_CACHE_SECONDS: '0' }),
+    r.envFor('orders', {
+      FX_PROVIDER_URL: provider.url,
+      FX_LIVE_TIMEOUT_MS: '1000',
+      FX_LIVE_CACHE_SECONDS: '0',
+    }),
     {
       metrics: {
         liveCheckUnavailable: () => void metrics.push(FX_LIVE_CHECK_UNAVAILABLE),

@@ -18,6 +18,8 @@ import {
   parsePairsAnswer,
 } from '../../functions/core/fx-formats.ts';
 import { parseDecimal } from '../../functions/core/money.ts';
+import { readOrdersConfig } from '../../functions/orders/config.ts';
+import { ConfigError } from '../../functions/shared/config.ts';
 import { sandboxFxEnv } from '../../sandbox/fx-provider.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/fx/${name}`, import.meta.url), 'utf8');
@@ -312,6 +314,7 @@ describe('sandbox FX settings', () => {
       FX_PROVIDER_URL: 'http://127.0.0.1:3000/_sandbox/fx/provider',
       FX_MAX_AGE_SECONDS: '1200',
       FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true',
+      FX_LIVE_CACHE_SECONDS: '0',
     });
     expect(sandboxFxEnv({ FX_PROVIDER: 'ecb' }, 'own')).toMatchObject({
       FX_PROVIDER: 'ecb',
@@ -333,5 +336,28 @@ describe('sandbox FX settings', () => {
       FX_PROVIDER_API_KEY: 'k',
     });
     expect(() => sandboxFxEnv({ FX_PROVIDER: 'yahoo' }, 'own')).toThrow(/not one of/);
+  });
+});
+
+describe('FX provider configuration', () => {
+  const base = { ORDERS_TABLE: 'o', PAYMENTS_TABLE: 'p', FX_RATES_TABLE: 'f', IDEMPOTENCY_TABLE: 'i' };
+  it('FX_MAX_AGE_SECONDS defaults to the provider’s rhythm, and an explicit value wins', () => {
+    expect(readOrdersConfig(base).FX_MAX_AGE_SECONDS).toBe(1200);
+    expect(readOrdersConfig({ ...base, FX_PROVIDER: 'base-rates' }).FX_MAX_AGE_SECONDS).toBe(4500);
+    expect(readOrdersConfig({ ...base, FX_PROVIDER: 'ecb' }).FX_MAX_AGE_SECONDS).toBe(453_600);
+    expect(
+      readOrdersConfig({ ...base, FX_PROVIDER: 'ecb', FX_MAX_AGE_SECONDS: '600' }).FX_MAX_AGE_SECONDS,
+    ).toBe(600);
+    expect(readOrdersConfig(base)).toMatchObject({ FX_LIVE_CACHE_SECONDS: 60, FX_MAX_DAILY_DRIFT: '0.15' });
+  });
+
+  it.each([
+    ['FX_PROVIDER', { FX_PROVIDER: 'yahoo' }],
+    ['FX_PROVIDER_KEY_IN', { FX_PROVIDER_KEY_IN: 'cookie' }],
+    ['FX_LIVE_CACHE_SECONDS', { FX_LIVE_CACHE_SECONDS: 'a minute' }],
+    ['FX_MAX_DAILY_DRIFT', { FX_MAX_DAILY_DRIFT: '-0.1' }],
+  ])('a bad %s fails at start naming it', (name, extra) => {
+    expect(() => readOrdersConfig({ ...base, ...extra })).toThrow(ConfigError);
+    expect(() => readOrdersConfig({ ...base, ...extra })).toThrow(name);
   });
 });
