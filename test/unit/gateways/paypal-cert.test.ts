@@ -22,12 +22,14 @@ import {
   commonNameMatcher,
   createMissLimiter,
   DEFAULT_CERT_COMMON_NAME,
+  DEFAULT_CERT_HOST_ALLOWLIST,
   parseHostAllowlist,
   parsePemChain,
   trustStoreFromPem,
   verifyCertificateChain,
 } from '../../../functions/core/gateways/paypal-cert.ts';
 import { createCertificate, signPaypal } from '../../../functions/core/gateways/signers.ts';
+import { functions } from '../../../lib/topology.ts';
 import { generateGatewayKeys, loadOrCreateGatewayKeys } from '../../../sandbox/gateway-keys.ts';
 import { sandboxCallbackEnv } from '../../../sandbox/gateway-secrets.ts';
 import { createPaypalPki, createSigningCert, createTestCa, rsaKeyPem } from '../../support/paypal-pki.ts';
@@ -170,6 +172,14 @@ describe('configuration rules', () => {
     expect(paypalCn('MessageVerificationCerts.PayPal.com')).toBe(true);
     expect(paypalCn('messageverificationcerts.paypal.com.evil')).toBe(false);
     expect(commonNameMatcher('exact.example')('exactXexample')).toBe(false);
+  });
+
+  it('the topology deploys exactly these defaults to the PayPal callback', () => {
+    expect(functions.callbackPaypal!.environment).toMatchObject({
+      PAYPAL_CERT_URL_HOSTS: DEFAULT_CERT_HOST_ALLOWLIST.join(','),
+      PAYPAL_CERT_CN: DEFAULT_CERT_COMMON_NAME,
+    });
+    expect(functions.callbackPaypal!.environment).not.toHaveProperty('PAYPAL_TRUST_ROOTS_PEM');
   });
 
   it('parses PAYPAL_CERT_URL_HOSTS', () => {
