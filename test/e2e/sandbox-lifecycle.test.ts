@@ -55,7 +55,11 @@ describe('sandbox lifecycle', () => {
       },
       gateways: {
         stripe: { webhookSecret: expect.stringMatching(/^whsec_/) },
-        paypal: { webhookId: expect.any(String), certUrl: `${e.api}/_sandbox/paypal/cert.pem` },
+        paypal: {
+          webhookId: expect.any(String),
+          certUrl: `${e.api}/_sandbox/paypal/cert.pem`,
+          rootCaPem: expect.stringMatching(/^-----BEGIN CERTIFICATE-----/),
+        },
         localpay: { kind: 'standard-webhooks', secret: expect.stringMatching(/^whsec_/) },
         alipay: { appId: expect.any(String), sellerId: expect.any(String) },
         wechatpay: { mchid: expect.any(String), platformSerial: expect.any(String) },

@@ -102,6 +102,41 @@ describe('every function', () => {
   });
 });
 
+describe('PayPal certificate trust and currency settings', () => {
+  const allEnvs = () =>
+    resourcesOfType(built.json, 'AWS::Lambda::Function').map(
+      ([, r]) =>
+        (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+    );
+
+  it('never sets PAYPAL_TRUST_ROOTS_PEM: in AWS the chain must end at one of Node’s bundled roots', () => {
+    expect(allEnvs().length).toBeGreaterThan(0);
+    for (const env of allEnvs()) expect(env).not.toHaveProperty('PAYPAL_TRUST_ROOTS_PEM');
+    expect(JSON.stringify(built.json)).not.toContain('PAYPAL_TRUST_ROOTS_PEM');
+    expect(JSON.stringify(built.json)).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('the PayPal callback allows only PayPal cert hosts and PayPal’s signing CN', () => {
+    const env = (fnProps('callbackPaypal').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env).toMatchObject({
+      PAYPAL_CERT_URL_HOSTS: '*.paypal.com',
+      PAYPAL_CERT_CN: 'messageverificationcerts*.paypal.com',
+    });
+    const others = fnIds.filter((id) => id !== 'callbackPaypal');
+    for (const id of others) {
+      const vars = (fnProps(id).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(vars, id).not.toHaveProperty('PAYPAL_CERT_URL_HOSTS');
+    }
+  });
+
+  it('the orders function prices for every gateway kind with a callback route', () => {
+    const env = (fnProps('orders').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(String(env.PAYMENT_GATEWAY_KINDS).split(',').sort()).toEqual(
+      [...new Set(gateways.map((g) => g.kind))].sort(),
+    );
+  });
+});
+
 describe('IAM: exactly what the topology lists', () => {
   it.each(fnIds)('%s: resource → actions', (id) => {
     const statements = statementsOfRole(built.json, logicalId(built.stack.functions[id]!.role));

@@ -4,7 +4,7 @@
  * Expected values were computed independently with Python's decimal module (ROUND_HALF_UP).
  */
 import { describe, expect, it } from 'vitest';
-import { baseToPay, type Currency, payToBase } from '../../functions/core/money.ts';
+import { baseToPay, type Currency, MoneyError, payToBase } from '../../functions/core/money.ts';
 import type { OrderRecord } from '../../functions/core/order-model.ts';
 import { cumulativePay } from '../../functions/core/refunds.ts';
 
@@ -70,5 +70,40 @@ describe('cumulativePay', () => {
     expect(cumulativePay(order, 11800)).toBe(1657);
     expect(cumulativePay(order, 5900)).toBe(828); // 828.26
     expect(cumulativePay(order, 0)).toBe(0);
+  });
+});
+
+describe('rounding to a step every gateway can charge (CONTRACT §3 "currencies")', () => {
+  // name, base CNY minor, pay, rate, step (ISO minor units), expected pay minor. Worked by hand:
+  // exact pay = base/100/rate major units, then half-up to a multiple of step.
+  const stepped: [string, number, Currency, string, number, number][] = [
+    ['HUF for PayPal: 6020.408… forints → 6020', 11800, 'HUF', '0.019600', 100, 602_000],
+    ['HUF 60.50 → 61 forints (half-up)', 6050, 'HUF', '1.000000', 100, 6100],
+    ['HUF 60.49 → 60 forints', 6049, 'HUF', '1.000000', 100, 6000],
+    ['TWD for PayPal: 4.3478… → 4 dollars', 100, 'TWD', '0.230000', 100, 400],
+    ['KWD for Stripe: 5.125 → 5.130', 5125, 'KWD', '10.000000', 10, 5130],
+    ['KWD for Stripe: 5.124 → 5.120', 5124, 'KWD', '10.000000', 10, 5120],
+    ['step 1 is plain half-up', 11800, 'USD', '7.123400', 1, 1657],
+  ];
+  it.each(stepped)('%s', (_name, base, pay, rate, step, expected) => {
+    expect(baseToPay(base, 'CNY', pay, rate, step)).toBe(expected);
+  });
+
+  it('refunds of a stepped order round to the same step, and the whole order is what was paid', () => {
+    const order = {
+      baseCurrency: 'CNY',
+      baseAmountMinor: 11800,
+      payCurrency: 'HUF',
+      payAmountMinor: 602_000,
+      payIncrementMinor: 100,
+      exchangeRate: { pair: 'HUF/CNY', rate: '0.019600', asOf: '', source: '' },
+    } as unknown as OrderRecord;
+    expect(cumulativePay(order, 5900)).toBe(301_000); // 3010.204… forints → 3010
+    expect(cumulativePay(order, 11800)).toBe(602_000);
+  });
+
+  it('refuses a step that is not a positive integer', () => {
+    expect(() => baseToPay(100, 'CNY', 'USD', '7.000000', 0)).toThrow(MoneyError);
+    expect(() => baseToPay(100, 'CNY', 'USD', '7.000000', 2.5)).toThrow(MoneyError);
   });
 });

@@ -4,9 +4,12 @@
  * rate-limited misses). The HTTP download itself runs against a real server in the conformance suite
  * (test/conformance/callbacks/paypal-certificate.test.ts).
  */
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   GatewayConfigError,
   GatewayUnavailableError,
@@ -19,12 +22,16 @@ import {
   commonNameMatcher,
   createMissLimiter,
   DEFAULT_CERT_COMMON_NAME,
+  DEFAULT_CERT_HOST_ALLOWLIST,
   parseHostAllowlist,
   parsePemChain,
   trustStoreFromPem,
   verifyCertificateChain,
 } from '../../../functions/core/gateways/paypal-cert.ts';
 import { createCertificate, signPaypal } from '../../../functions/core/gateways/signers.ts';
+import { functions } from '../../../lib/topology.ts';
+import { generateGatewayKeys, loadOrCreateGatewayKeys } from '../../../sandbox/gateway-keys.ts';
+import { sandboxCallbackEnv } from '../../../sandbox/gateway-secrets.ts';
 import { createPaypalPki, createSigningCert, createTestCa, rsaKeyPem } from '../../support/paypal-pki.ts';
 import { expectRejects, request } from './helpers.ts';
 
@@ -165,6 +172,14 @@ describe('configuration rules', () => {
     expect(paypalCn('MessageVerificationCerts.PayPal.com')).toBe(true);
     expect(paypalCn('messageverificationcerts.paypal.com.evil')).toBe(false);
     expect(commonNameMatcher('exact.example')('exactXexample')).toBe(false);
+  });
+
+  it('the topology deploys exactly these defaults to the PayPal callback', () => {
+    expect(functions.callbackPaypal!.environment).toMatchObject({
+      PAYPAL_CERT_URL_HOSTS: DEFAULT_CERT_HOST_ALLOWLIST.join(','),
+      PAYPAL_CERT_CN: DEFAULT_CERT_COMMON_NAME,
+    });
+    expect(functions.callbackPaypal!.environment).not.toHaveProperty('PAYPAL_TRUST_ROOTS_PEM');
   });
 
   it('parses PAYPAL_CERT_URL_HOSTS', () => {
@@ -309,5 +324,57 @@ describe('createMissLimiter', () => {
     expect(limiter.take(1_000_000)).toBe(true);
     expect(limiter.take(1_000_000)).toBe(true);
     expect(limiter.take(1_000_000)).toBe(false);
+  });
+});
+
+// Key generation (five RSA keys) is slow on a busy machine: one set for the whole block.
+describe('the sandbox as PayPal', { timeout: 60_000 }, () => {
+  let keys: ReturnType<typeof generateGatewayKeys>;
+  beforeAll(() => {
+    keys = generateGatewayKeys();
+  }, 60_000);
+
+  it('signs with a leaf of its own root CA, which the default CN rule accepts', () => {
+    const chain = parsePemChain(keys.paypal.certificatePem);
+    expect(chain).toHaveLength(2);
+    const v = verifyCertificateChain(chain, trustStoreFromPem(keys.paypal.rootCaPem), paypalCn, new Date());
+    expect(v.leaf.checkPrivateKey(createPrivateKey(keys.paypal.privateKeyPem))).toBe(true);
+    // Trusted by the sandbox's root only: not by Node's bundled roots, as in AWS.
+    expect(() => verifyCertificateChain(chain, bundledTrustStore(), paypalCn, new Date())).toThrow(
+      CertificateError,
+    );
+  });
+
+  it('issues the chain once for keys saved before it had a CA, keeping the signing key', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-keys-'));
+    try {
+      const file = path.join(dir, 'gateways.json');
+      const { rootCaPem: _dropped, ...oldPaypal } = keys.paypal;
+      writeFileSync(file, JSON.stringify({ ...keys, paypal: oldPaypal }));
+      const loaded = loadOrCreateGatewayKeys(file);
+      expect(loaded.paypal.privateKeyPem).toBe(keys.paypal.privateKeyPem);
+      expect(loaded.paypal.webhookId).toBe(keys.paypal.webhookId);
+      expect(loadOrCreateGatewayKeys(file).paypal.rootCaPem).toBe(loaded.paypal.rootCaPem);
+      verifyCertificateChain(
+        parsePemChain(loaded.paypal.certificatePem),
+        trustStoreFromPem(loaded.paypal.rootCaPem),
+        paypalCn,
+        new Date(),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives the PayPal function its root and its own API host, unless PAYPAL_CERT_URL_HOSTS is set', () => {
+    expect(sandboxCallbackEnv('paypal', keys, 3000, {})).toEqual({
+      PAYPAL_CERT_URL_HOSTS: '127.0.0.1:3000',
+      PAYPAL_TRUST_ROOTS_PEM: keys.paypal.rootCaPem,
+    });
+    expect(
+      sandboxCallbackEnv('paypal', keys, 3000, { PAYPAL_CERT_URL_HOSTS: 'localhost:8443' })
+        .PAYPAL_CERT_URL_HOSTS,
+    ).toBe('localhost:8443');
+    expect(sandboxCallbackEnv('stripe', keys, 3000, {})).toEqual({});
   });
 });
