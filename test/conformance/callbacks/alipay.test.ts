@@ -162,4 +162,30 @@ describe('alipay notifications', () => {
         expect(a.pk).toMatch(new RegExp(`^alipay#${trade}:RF-[ABC]#refund_adjustment#`));
     },
   );
+
+  it('cumulative refunds delivered concurrently, with their retries, still end right', async () => {
+    const { o, trade, params } = await paidTrade(10000);
+    const start = Date.now() - 3600_000;
+    const notifications = refunds.map((r, i) =>
+      refundParams(params, { ...r, at: new Date(start + i * 60_000) }),
+    );
+    const untilAnswered = async (n: Record<string, string>) => {
+      for (let attempt = 0; ; attempt++) {
+        const res = await send(n);
+        if (res.status === 200 || attempt > 20) return res;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const results = await Promise.all([...notifications, ...notifications].map(untilAnswered));
+    for (const res of results) expect(res.body).toBe('success');
+    expect((await h.storedOrder(o.orderId)).refundedPayMinor).toBe(8000);
+    const entries = await h.entries(o.orderId);
+    for (const r of refunds) {
+      const pk = `alipay#${trade}:${r.outBizNo}#refund`;
+      const own = entries
+        .filter((e) => e.pk === pk || e.adjusts === pk)
+        .reduce((s, e) => s + e.amountMinor, 0);
+      expect(own, r.outBizNo).toBe(r.own);
+    }
+  });
 });

@@ -426,4 +426,38 @@ describe('stripe refund lifecycle', () => {
       orderId: o.orderId,
     });
   });
+
+  it('a failure racing the success of the same refund: once each, and the refund ends failed with its money back', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { o, pi } = await paidOrder();
+      const created = await h.createRefund(o.orderId, { items: [{ sku: 'tb-6618', quantity: 1 }] });
+      const refundId = String(created.json.refundId);
+      const amount = Number(created.json.payAmountMinor);
+      const re = stripeId('re');
+      const ok = stripeEvent('refund.updated', refundObject({ id: re, paymentIntent: pi, amount, refundId }));
+      const failed = stripeEvent(
+        'refund.failed',
+        refundObject({ id: re, paymentIntent: pi, amount, refundId, status: 'failed' }),
+      );
+      // Gateways retry a 409 or 500: so does this test, until every delivery is answered 200.
+      const untilAnswered = async (payload: string) => {
+        for (let attempt = 0; ; attempt++) {
+          const res = await send(payload);
+          if (res.status === 200 || attempt > 20) return res;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const results = await Promise.all([ok, failed, ok, failed].map(untilAnswered));
+      for (const res of results) expect(res.status).toBe(200);
+      expect((await h.refundItem(o.orderId, refundId)).status).toBe('failed');
+      expect(await h.storedOrder(o.orderId)).toMatchObject({
+        status: 'paid',
+        refundedPayMinor: 0,
+        pendingRefundPayMinor: 0,
+        refundBaseCumulativeMinor: 0,
+      });
+      const kinds = (await h.entries(o.orderId)).map((e) => e.kind).sort();
+      expect(kinds).toEqual(['payment', 'refund', 'refund_failed']);
+    }
+  });
 });
