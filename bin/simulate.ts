@@ -8,6 +8,9 @@
  *   --concurrency C       deliveries in flight (default 8)
  *   --rate N              at most N deliveries per second (default: unlimited)
  *   --out-of-order        shuffle first deliveries and re-deliveries together
+ *   --scenario S          payments (default) | late-reference (stripe: Payment Link intent without an
+ *                         order id + checkout.session.completed) | refund-failure (stripe, wechatpay:
+ *                         pay, create a refund, the gateway fails it)
  *   --currency USD        pay currency of the orders (default USD)
  *   --url URL             the HTTP API (default: the sandbox's, from endpoints.json)
  *   --endpoints FILE      endpoints.json with the gateway keys (default $SANDBOX_DIR/endpoints.json)
@@ -15,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { assertCurrency } from '../functions/core/money.ts';
-import { simulate } from '../sandbox/simulator.ts';
+import { SCENARIOS, type Scenario, simulate } from '../sandbox/simulator.ts';
 import { progressLine, readEndpoints } from './endpoints.ts';
 
 const { values } = parseArgs({
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     rate: { type: 'string', default: '0' },
     'out-of-order': { type: 'boolean', default: false },
+    scenario: { type: 'string', default: 'payments' },
     currency: { type: 'string', default: 'USD' },
     url: { type: 'string' },
     endpoints: { type: 'string' },
@@ -38,8 +42,9 @@ const { values } = parseArgs({
 if (values.help) {
   console.log('usage: npm run simulate -- [--gateway stripe] [--orders 20] [--duplicates 0.2] [--retries 1]');
   console.log(
-    '       [--concurrency 8] [--rate N] [--out-of-order] [--currency USD] [--url URL] [--endpoints FILE] [--json]',
+    '       [--concurrency 8] [--rate N] [--out-of-order] [--scenario payments|late-reference|refund-failure]',
   );
+  console.log('       [--currency USD] [--url URL] [--endpoints FILE] [--json]');
   process.exit(0);
 }
 
@@ -50,6 +55,14 @@ function number(name: string, raw: string | undefined, min: number, max: number)
     process.exit(2);
   }
   return n;
+}
+
+function scenario(raw: string | undefined): Scenario {
+  if (!(SCENARIOS as readonly string[]).includes(raw ?? '')) {
+    console.error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return raw as Scenario;
 }
 
 try {
@@ -70,6 +83,7 @@ try {
       concurrency: Math.floor(number('concurrency', values.concurrency, 1, 512)),
       ratePerSecond: number('rate', values.rate, 0, 100_000),
       outOfOrder: values['out-of-order']!,
+      scenario: scenario(values.scenario),
       payCurrency: assertCurrency(values.currency),
     },
     (done, total, outcomes) => {

@@ -366,3 +366,225 @@ export async function sendCallback(
   if (res.status === 204) outcome = 'acknowledged';
   return { status: res.status, body, outcome };
 }
+
+/** Events beyond a plain payment and refund, as each gateway sends them (CONTRACT §3 per-gateway rules). */
+export type LifecycleEvent =
+  /** A payment naming no order: Stripe `payment_intent.succeeded` of a Payment Link, PayPal capture without custom_id. */
+  | 'payment_without_order'
+  /** Stripe `checkout.session.completed` (paid): the payment keyed on its intent, order in client_reference_id. */
+  | 'checkout_session_completed'
+  /** Alipay `TRADE_FINISHED` after `TRADE_SUCCESS`: the same payment again. */
+  | 'trade_finished'
+  /** Stripe `refund.failed`; WeChat Pay `REFUND.CLOSED`. */
+  | 'refund_failed'
+  /** WeChat Pay `REFUND.ABNORMAL`. */
+  | 'refund_abnormal'
+  /** Stripe `charge.dispute.funds_withdrawn`; PayPal `PAYMENT.CAPTURE.REVERSED`. */
+  | 'dispute_lost'
+  /** Stripe `charge.dispute.funds_reinstated`. */
+  | 'dispute_won';
+
+/** Which gateways send which lifecycle event. */
+export const LIFECYCLE_EVENTS: Readonly<Record<LifecycleEvent, readonly string[]>> = {
+  payment_without_order: ['stripe', 'paypal'],
+  checkout_session_completed: ['stripe'],
+  trade_finished: ['alipay'],
+  refund_failed: ['stripe', 'wechatpay'],
+  refund_abnormal: ['wechatpay'],
+  dispute_lost: ['stripe', 'paypal'],
+  dispute_won: ['stripe'],
+};
+
+/**
+ * A signed lifecycle callback. Payment events read `p`; refund events read `r` (`refundTransactionId` is
+ * the gateway's refund id, `refundId` ours); dispute events use `r.refundTransactionId` as the dispute id.
+ * @throws Error when the gateway does not send that event
+ */
+export function lifecycleCallback(
+  gateway: string,
+  keys: GatewayKeys,
+  event: LifecycleEvent,
+  spec: { p?: PaymentSpec; r?: RefundSpec },
+  at: Date = new Date(),
+): CallbackRequestSpec {
+  if (!LIFECYCLE_EVENTS[event].includes(gateway)) throw new Error(`${gateway} sends no ${event} event`);
+  const k = keys[gateway];
+  if (!k) throw new Error(`no keys for gateway ${gateway} in endpoints.json`);
+  const seconds = Math.floor(at.getTime() / 1000);
+  const p = spec.p;
+  const r = spec.r;
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${event} needs ${what}`);
+    return v;
+  };
+  const stripe = (type: string, object: Record<string, unknown>, eventId: string) => {
+    const body = JSON.stringify({ id: eventId, object: 'event', type, created: seconds, data: { object } });
+    return json('/callbacks/stripe', body, {
+      'stripe-signature': signStripe({ payload: body, secrets: k.webhookSecret!, timestamp: seconds }),
+    });
+  };
+  if (gateway === 'stripe') {
+    switch (event) {
+      case 'payment_without_order': {
+        const pay = need(p, 'a payment');
+        return stripe(
+          'payment_intent.succeeded',
+          {
+            id: pay.transactionId,
+            object: 'payment_intent',
+            amount: pay.amountMinor,
+            amount_received: pay.amountMinor,
+            currency: pay.currency.toLowerCase(),
+            latest_charge: `ch_${pay.transactionId.slice(3)}`,
+            metadata: {},
+            status: 'succeeded',
+          },
+          pay.eventId,
+        );
+      }
+      case 'checkout_session_completed': {
+        const pay = need(p, 'a payment');
+        return stripe(
+          'checkout.session.completed',
+          {
+            id: `cs_test_${hex(24)}`,
+            object: 'checkout.session',
+            mode: 'payment',
+            amount_total: pay.amountMinor,
+            currency: pay.currency.toLowerCase(),
+            client_reference_id: pay.orderId,
+            payment_intent: pay.transactionId,
+            payment_status: 'paid',
+            status: 'complete',
+            metadata: {},
+          },
+          newEventId('stripe'),
+        );
+      }
+      case 'refund_failed': {
+        const refund = need(r, 'a refund');
+        return stripe(
+          'refund.failed',
+          {
+            id: refund.refundTransactionId,
+            object: 'refund',
+            amount: refund.amountMinor,
+            currency: refund.currency.toLowerCase(),
+            payment_intent: refund.paymentTransactionId,
+            status: 'failed',
+            failure_reason: 'expired_or_canceled_card',
+            metadata: refund.refundId ? { refund_id: refund.refundId } : {},
+          },
+          refund.eventId,
+        );
+      }
+      default: {
+        const dispute = need(r, 'a dispute (refund spec)');
+        return stripe(
+          event === 'dispute_lost' ? 'charge.dispute.funds_withdrawn' : 'charge.dispute.funds_reinstated',
+          {
+            id: dispute.refundTransactionId,
+            object: 'dispute',
+            amount: dispute.amountMinor,
+            currency: dispute.currency.toLowerCase(),
+            payment_intent: dispute.paymentTransactionId,
+            status: event === 'dispute_lost' ? 'needs_response' : 'won',
+          },
+          dispute.eventId,
+        );
+      }
+    }
+  }
+  if (gateway === 'paypal') {
+    if (event === 'payment_without_order') {
+      const pay = need(p, 'a payment');
+      const body = JSON.stringify({
+        id: pay.eventId,
+        event_type: 'PAYMENT.CAPTURE.COMPLETED',
+        resource_type: 'capture',
+        create_time: at.toISOString(),
+        resource: {
+          id: pay.transactionId,
+          status: 'COMPLETED',
+          amount: { currency_code: pay.currency, value: formatMajor(pay.amountMinor, pay.currency) },
+        },
+      });
+      return json('/callbacks/paypal', body, paypalHeaders(k, body, at));
+    }
+    const reversal = need(r, 'a reversal (refund spec)');
+    const body = JSON.stringify({
+      id: reversal.eventId,
+      event_type: 'PAYMENT.CAPTURE.REVERSED',
+      resource_type: 'refund',
+      create_time: at.toISOString(),
+      resource: {
+        id: reversal.refundTransactionId,
+        status: 'COMPLETED',
+        amount: {
+          currency_code: reversal.currency,
+          value: formatMajor(reversal.amountMinor, reversal.currency),
+        },
+        links: [
+          {
+            rel: 'up',
+            method: 'GET',
+            href: `https://api.paypal.com/v2/payments/captures/${reversal.paymentTransactionId}`,
+          },
+        ],
+      },
+    });
+    return json('/callbacks/paypal', body, paypalHeaders(k, body, at));
+  }
+  if (gateway === 'alipay') {
+    const pay = need(p, 'a payment');
+    const body = signAlipay({
+      privateKeyPem: k.alipayPrivateKeyPem!,
+      params: {
+        notify_id: newEventId('alipay'),
+        notify_time: alipayTime(at),
+        notify_type: 'trade_status_sync',
+        app_id: k.appId!,
+        seller_id: k.sellerId!,
+        charset: 'utf-8',
+        version: '1.0',
+        trade_no: pay.transactionId,
+        out_trade_no: pay.orderId,
+        trade_status: 'TRADE_FINISHED',
+        total_amount: formatMajor(pay.amountMinor, pay.currency),
+        ...(pay.currency === 'CNY' ? {} : { trans_currency: pay.currency }),
+        gmt_payment: alipayTime(at),
+        gmt_close: alipayTime(at),
+      },
+    });
+    return {
+      path: '/callbacks/alipay',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: Buffer.from(body, 'utf8'),
+    };
+  }
+  // wechatpay: REFUND.CLOSED / REFUND.ABNORMAL
+  const refund = need(r, 'a refund');
+  const status = event === 'refund_failed' ? 'CLOSED' : 'ABNORMAL';
+  const { headers, rawBody } = signWechatpay({
+    platformPrivateKeyPem: k.platformPrivateKeyPem!,
+    platformSerial: k.platformSerial!,
+    apiV3Key: k.apiV3Key!,
+    timestamp: seconds,
+    notification: { id: refund.eventId, event_type: `REFUND.${status}` },
+    resource: {
+      mchid: k.mchid,
+      out_trade_no: refund.orderId,
+      transaction_id: refund.paymentTransactionId,
+      out_refund_no: refund.refundId ?? refund.refundTransactionId,
+      refund_id: refund.refundTransactionId,
+      refund_status: status,
+      user_received_account: '招商银行信用卡0403',
+      amount: { total: refund.amountMinor, refund: refund.amountMinor },
+    },
+  });
+  return {
+    path: '/callbacks/wechatpay',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: rawBody,
+  };
+}

@@ -7,12 +7,25 @@ import type { Currency } from '../functions/core/money.ts';
 import {
   type CallbackRequestSpec,
   type GatewayKeys,
+  LIFECYCLE_EVENTS,
+  lifecycleCallback,
   newEventId,
   newTransactionId,
   type PaymentSpec,
   paymentCallback,
   sendCallback,
 } from './gateway-events.ts';
+
+/**
+ * What each simulated order goes through:
+ * - `payments`: one payment callback (re-delivered per `duplicateRatio`/`retries`);
+ * - `late-reference` (Stripe): a Payment Link payment, `payment_intent.succeeded` without an order id
+ *   and `checkout.session.completed` naming it, in either order (shuffled with `outOfOrder`);
+ * - `refund-failure` (Stripe, WeChat Pay): paid, a refund created, and the gateway failing it
+ *   (`refund.failed` / `REFUND.CLOSED`), re-delivered like any event.
+ */
+export const SCENARIOS = ['payments', 'late-reference', 'refund-failure'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
 export interface SimulateOptions {
   /** Base URL of the HTTP API. */
@@ -31,6 +44,8 @@ export interface SimulateOptions {
   readonly ratePerSecond?: number;
   /** Headers for order creation (a deployed API needs IAM-signed requests; the sandbox is open). */
   readonly orderHeaders?: Record<string, string>;
+  /** @default 'payments' */
+  readonly scenario?: Scenario;
 }
 
 export interface SimulatedPayment extends PaymentSpec {
@@ -138,6 +153,11 @@ export async function simulate(options: SimulateOptions, progress?: Progress): P
     expectedAmountMinor: o.payAmountMinor,
   }));
 
+  const scenario = options.scenario ?? 'payments';
+  if (scenario !== 'payments') {
+    return runScenario(scenario, options, created.length, payments, t0, progress);
+  }
+
   // First deliveries, then the re-deliveries of a share of them (a retry job runs later).
   type Delivery = { payment: SimulatedPayment; retry: number };
   const firsts: Delivery[] = payments.map((payment) => ({ payment, retry: 0 }));
@@ -174,4 +194,81 @@ export async function simulate(options: SimulateOptions, progress?: Progress): P
     payments,
     seconds: (Date.now() - t0) / 1000,
   };
+}
+
+/** Sends a callback, coming back after a 409 in_progress as a gateway would. */
+async function deliver(api: string, build: () => CallbackRequestSpec) {
+  let result = await sendCallback(api, build());
+  for (let attempt = 0; (result.status === 409 || result.status >= 500) && attempt < 5; attempt++) {
+    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    result = await sendCallback(api, build());
+  }
+  return result;
+}
+
+async function runScenario(
+  scenario: Exclude<Scenario, 'payments'>,
+  options: SimulateOptions,
+  ordersCreated: number,
+  payments: SimulatedPayment[],
+  t0: number,
+  progress?: Progress,
+): Promise<SimulateSummary> {
+  const { api, gateway, keys } = options;
+  const needs = scenario === 'late-reference' ? 'checkout_session_completed' : 'refund_failed';
+  if (!LIFECYCLE_EVENTS[needs].includes(gateway)) {
+    throw new Error(`scenario ${scenario} needs ${LIFECYCLE_EVENTS[needs].join(' or ')}, not ${gateway}`);
+  }
+  const outcomes: Record<string, number> = {};
+  const count = (outcome: string) => {
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+  };
+  let deliveries = 0;
+  let done = 0;
+  const repeats = (i: number) => ((i * 7919) % 1000 < options.duplicateRatio * 1000 ? options.retries : 0);
+  await pool(
+    payments,
+    options.concurrency,
+    async (payment, i) => {
+      const sends: (() => CallbackRequestSpec)[] = [];
+      if (scenario === 'late-reference') {
+        const intent = () => lifecycleCallback(gateway, keys, 'payment_without_order', { p: payment });
+        const session = () => lifecycleCallback(gateway, keys, 'checkout_session_completed', { p: payment });
+        const intentFirst = options.outOfOrder ? Math.random() < 0.5 : i % 2 === 0;
+        sends.push(...(intentFirst ? [intent, session] : [session, intent]));
+        for (let k = 0; k < repeats(i); k++) sends.push(intent, session);
+      } else {
+        count(`payment:${(await deliver(api, () => paymentCallback(gateway, keys, payment))).outcome}`);
+        const res = await fetch(`${api}/orders/${encodeURIComponent(payment.orderId)}/refunds`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...options.orderHeaders },
+          body: JSON.stringify({ baseAmountMinor: 100 }),
+        });
+        const refund = (await res.json()) as { refundId?: string; payAmountMinor?: number };
+        if (res.status !== 201 || !refund.refundId) {
+          count(`refund:${res.status}`);
+          return;
+        }
+        const spec = {
+          orderId: payment.orderId,
+          paymentTransactionId: payment.transactionId,
+          refundTransactionId: newTransactionId(gateway, 'refund'),
+          amountMinor: Number(refund.payAmountMinor),
+          currency: payment.currency,
+          eventId: newEventId(gateway),
+          refundId: refund.refundId,
+        };
+        const failure = () => lifecycleCallback(gateway, keys, 'refund_failed', { r: spec });
+        for (let k = 0; k <= repeats(i); k++) sends.push(failure);
+      }
+      deliveries += sends.length;
+      for (const build of sends) {
+        count((await deliver(api, build)).outcome);
+        done++;
+        progress?.(done, deliveries, outcomes);
+      }
+    },
+    options.ratePerSecond,
+  );
+  return { ordersCreated, deliveries, outcomes, payments, seconds: (Date.now() - t0) / 1000 };
 }

@@ -403,9 +403,7 @@ export class DynamoCallbackStore implements CallbackStore {
     }
   }
 
-  async getOrder(
-    orderId: string,
-  ): Promise<{ order: OrderView; refunds: RefundView[] } | undefined> {
+  async getOrder(orderId: string): Promise<{ order: OrderView; refunds: RefundView[] } | undefined> {
     try {
       // One query returns the order and its refunds (same partition).
       const items: Record<string, unknown>[] = [];

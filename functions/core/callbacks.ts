@@ -6,9 +6,9 @@
  */
 import type { NormalizedEvent } from './events.ts';
 import {
+  adjustmentKey,
   attemptKey,
   type Classification,
-  adjustmentKey,
   gatewayDay,
   type LedgerEntry,
   ledgerKey,
@@ -190,7 +190,6 @@ export function toEntry(
   };
 }
 
-
 /**
  * Same effect, or a conflicting re-send under the same key? Amount, currency and order decide; a missing
  * order id never conflicts with a present one (CONTRACT §3 "Late order reference").
@@ -370,7 +369,9 @@ export function splitCumulative(cumulativeMinor: number, entries: readonly Ledge
       .filter((e) => e.kind === 'refund_adjustment' && e.adjusts === next.pk)
       .reduce((sum, e) => sum + e.amountMinor, 0);
   const correction = next.cumulativeMinor! - cumulativeMinor - recorded;
-  return correction === 0 ? { amountMinor } : { amountMinor, adjustment: { of: next, amountMinor: correction } };
+  return correction === 0
+    ? { amountMinor }
+    : { amountMinor, adjustment: { of: next, amountMinor: correction } };
 }
 
 /**
@@ -413,7 +414,8 @@ export function planRefund(
     };
   }
   // The adjustment changes the refunded total only when the refund it corrects was applied.
-  const delta = amountMinor + (adjustment && extra.adjustment?.classification === APPLIED ? adjustment.amountMinor : 0);
+  const delta =
+    amountMinor + (adjustment && extra.adjustment?.classification === APPLIED ? adjustment.amountMinor : 0);
   const paid = order.status !== 'pending_payment' && order.paidBy !== undefined;
   if (
     !paid ||
@@ -552,15 +554,19 @@ async function onExisting(
   deps: ApplyDeps,
   receivedAt: string,
 ): Promise<CallbackOutcome | Plan> {
-  const claimed = event.cumulative ? (existing.cumulativeMinor ?? existing.amountMinor) : existing.amountMinor;
+  const claimed = event.cumulative
+    ? (existing.cumulativeMinor ?? existing.amountMinor)
+    : existing.amountMinor;
   // Refunds and reversals take their order from the payment: only a payment's own order id can conflict.
   const orderId = event.kind === 'payment' ? event.orderId : undefined;
-  const same =
-    sameEffect({ amountMinor: claimed, currency: existing.currency, orderId: existing.orderId }, {
+  const same = sameEffect(
+    { amountMinor: claimed, currency: existing.currency, orderId: existing.orderId },
+    {
       amountMinor: event.amountMinor,
       currency: event.currency,
       orderId,
-    });
+    },
+  );
   if (!same) return quarantine(event, { pk: eventKey(event), receivedAt }, deps);
   if (event.kind === 'payment' && orderId && !existing.orderId && existing.classification === 'unmatched') {
     return planAttach(event, existing, 'assume-pending', receivedAt);
@@ -733,7 +739,13 @@ async function planRefundFailure(event: NormalizedEvent, deps: ApplyDeps, receiv
     ...(unappliedRefund ? { extraEntries: [unappliedRefund] } : {}),
     outcome: found ? 'processed' : 'unmatched',
     ...(ours && OPEN_REFUND.includes(ours.status)
-      ? { orderChange: { type: 'refund_failure', orderId: found!.order.orderId, refund: giveBack(ours) } as const }
+      ? {
+          orderChange: {
+            type: 'refund_failure',
+            orderId: found!.order.orderId,
+            refund: giveBack(ours),
+          } as const,
+        }
       : {}),
     alert,
   };

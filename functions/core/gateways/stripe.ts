@@ -191,7 +191,8 @@ export function normaliseStripeEvent(event: Record<string, unknown>, gateway = '
     case 'refund.updated':
     case 'refund.failed': {
       const status = o.status;
-      const failed = eventType === 'refund.failed' || (typeof status === 'string' && FAILED_REFUND.has(status));
+      const failed =
+        eventType === 'refund.failed' || (typeof status === 'string' && FAILED_REFUND.has(status));
       // A pending refund moved no money; Stripe sends refund.updated when it succeeds, and both events
       // of a refund that succeeds at once collapse onto one ledger key.
       if (!failed && status !== 'succeeded') return ignored;

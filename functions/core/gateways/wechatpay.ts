@@ -214,7 +214,8 @@ export function normaliseWechatpayResource(
     }
     // WeChat Pay Global (the cross-border API) names the WeChat Pay order number `id`.
     const transactionId =
-      optionalStr(r.transaction_id, 'transaction_id', gateway) ?? requireStr(r.id, 'transaction_id or id', gateway);
+      optionalStr(r.transaction_id, 'transaction_id', gateway) ??
+      requireStr(r.id, 'transaction_id or id', gateway);
     const outTradeNo = requireStr(r.out_trade_no, 'out_trade_no', gateway);
     return {
       type: 'event',
@@ -240,7 +241,9 @@ export function normaliseWechatpayResource(
   const refundEvent = Object.hasOwn(refundEvents, eventType) ? refundEvents[eventType] : undefined;
   if (refundEvent) {
     if (r.refund_status !== undefined && r.refund_status !== refundEvent.status) {
-      throw new MalformedEventError(`${eventType} with refund_status ${String(r.refund_status)}`, { gateway });
+      throw new MalformedEventError(`${eventType} with refund_status ${String(r.refund_status)}`, {
+        gateway,
+      });
     }
     const refundId = requireStr(r.refund_id, 'refund_id', gateway);
     const transactionId = requireStr(r.transaction_id, 'transaction_id', gateway);

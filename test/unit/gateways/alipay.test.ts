@@ -125,7 +125,7 @@ describe('alipay signature', () => {
     await expectRejects(verify(independentBody({ ...paid, ...change })), InvalidSignatureError, 401);
   });
 
-  it('accepts a notification without seller_id (optional in Alipay\'s parameter table)', async () => {
+  it("accepts a notification without seller_id (optional in Alipay's parameter table)", async () => {
     expect((await verify(independentBody({ ...paid, seller_id: '' }))).type).toBe('event');
   });
 

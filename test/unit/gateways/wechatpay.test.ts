@@ -340,10 +340,7 @@ describe('wechatpay normalisation', () => {
     const partner = createWechatpayGateway({ ...config, subMchid: '1900000109' });
     const { mchid: _m, ...rest } = transaction;
     const asPartner = (sub: string) =>
-      partner.verify(
-        notification('TRANSACTION.SUCCESS', { ...rest, sp_mchid: MCHID, sub_mchid: sub }),
-        NOW,
-      );
+      partner.verify(notification('TRANSACTION.SUCCESS', { ...rest, sp_mchid: MCHID, sub_mchid: sub }), NOW);
     expect(await asPartner('1900000109')).toMatchObject({ event: { kind: 'payment' } });
     await expectRejects(asPartner('1900000999'), InvalidSignatureError, 401);
   });
