@@ -173,7 +173,12 @@ export async function* readSettlementBatches(
   chunks: AsyncIterable<Uint8Array>,
   options: ParserOptions = {},
 ): AsyncGenerator<ParsedItem[], ParseOutcome> {
-  const info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 };
+  const info: DecodeInfo = {
+    gzip: false,
+    encoding: undefined,
+    bytes: 0,
+    ...(options.maxDecompressedBytes ? { maxBytes: options.maxDecompressedBytes } : {}),
+  };
   const parser = new SettlementParser(gateway, options);
   let companionsGiven = false;
   for await (const text of decodeText(chunks, info)) {

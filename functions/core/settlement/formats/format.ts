@@ -6,6 +6,8 @@ import type { ParsedItem, Period, RejectedRow, SettlementFormat } from '../types
 export interface ParserOptions {
   /** STRIPE_REPORT_TIMEZONE: the zone of Stripe's `created` when a file has no `created_utc`. */
   readonly stripeReportTimeZone?: string;
+  /** MAX_SETTLEMENT_BYTES: what a compressed upload (a ZIP entry) may inflate to; 2 GiB by default. */
+  readonly maxDecompressedBytes?: number;
 }
 
 /** What a format knows once the file has ended. */

@@ -180,8 +180,9 @@ export class WechatpayParser implements FormatParser {
     const feeMinor = kind === 'refund' ? -fee : fee;
     const settledAt = isoOf(parseInstant(field(fields, c.tradeTime), CHINA_OFFSET, '交易时间').ms);
     const outTradeNo = opt(field(fields, c.outTradeNo));
-    const refundId = opt(field(fields, c.refundId));
-    const outRefundNo = opt(field(fields, c.outRefundNo));
+    // Payment rows write `0` in the refund id columns (the document's own example): no id.
+    const refundId = kind === 'refund' ? opt(field(fields, c.refundId)) : undefined;
+    const outRefundNo = kind === 'refund' ? opt(field(fields, c.outRefundNo)) : undefined;
     if (kind === 'payment' && !wechatId) throw new SettlementRowError('微信订单号 is empty');
     const transactionId = kind === 'refund' ? refundId : opt(wechatId);
     const payCurrency = opt(field(fields, c.payCurrency));
