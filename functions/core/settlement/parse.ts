@@ -73,7 +73,7 @@ export interface ParseOutcome {
 export class SettlementParser {
   readonly format: SettlementFormat;
   private readonly parser: FormatParser;
-  private readonly splitter = new RecordSplitter();
+  private readonly splitter: RecordSplitter;
   private out: ParsedItem[] = [];
   private records = 0;
   private parsed = 0;
@@ -102,6 +102,7 @@ export class SettlementParser {
   constructor(gatewayOrFormat: string, options: ParserOptions = {}) {
     this.format = formatForGateway(gatewayOrFormat);
     this.parser = parserFor(this.format, options);
+    this.splitter = new RecordSplitter(!this.parser.unquoted);
   }
 
   /** Hands the format a file that came with this one (see {@link FormatParser.companion}). */

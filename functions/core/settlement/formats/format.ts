@@ -28,6 +28,8 @@ export interface FormatTrailer {
  */
 export interface FormatParser {
   readonly format: SettlementFormat;
+  /** Fields are never quoted (a `"` is data, a record is one line): WeChat Pay's bill. */
+  readonly unquoted?: boolean;
   /** The UTC offset (minutes) whose calendar days define the file's coverage. */
   readonly dayOffsetMinutes: number;
   /**

@@ -101,6 +101,8 @@ export function wechatFields(text: string): string[] {
 export class WechatpayParser implements FormatParser {
   readonly format = 'wechatpay' as const;
   readonly dayOffsetMinutes = CHINA_OFFSET;
+  /** "文件内每个字段都使用英文逗号(,)间隔", each prefixed with a backtick: no field is quoted. */
+  readonly unquoted = true;
   private cols: Record<Key, number> | undefined;
   private state: 'header' | 'data' | 'summaryValues' | 'done' = 'header';
   private summaryTitles: string[] = [];
