@@ -17,6 +17,7 @@ import type { FeeSchedule } from '../core/settlement/match.ts';
 import { reconcile } from '../core/settlement/reconcile.ts';
 import { fileStem } from '../core/settlement/report.ts';
 import type { SettlementSummary } from '../core/settlement/types.ts';
+import { assertTimeZone } from '../core/settlement/values.ts';
 import { ConfigError, type Env, readConfig, required } from '../shared/config.ts';
 import { createObservability } from '../shared/observability.ts';
 
@@ -34,7 +35,21 @@ const ConfigSchema = z.object({
   ),
   /** JSON: gateway → currency → {"percent":"2.9","fixedMinor":30}. Unset: fee_mismatch is off. */
   FEE_SCHEDULE: z.optional(z.string()),
+  /** IANA zone of Stripe's `created` when a report has no `created_utc` (the zone it was run with). */
+  STRIPE_REPORT_TIMEZONE: z._default(
+    z.string().check(z.refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin')),
+    'UTC',
+  ),
 });
+
+function isTimeZone(value: string): boolean {
+  try {
+    assertTimeZone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const FeeRuleSchema = z.strictObject({
   percent: z.string().check(z.regex(/^\d+(\.\d+)?$/)),
@@ -115,6 +130,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
       lagDays,
       threshold,
       ...(feeSchedule ? { feeSchedule } : {}),
+      parserOptions: { stripeReportTimeZone: config.STRIPE_REPORT_TIMEZONE },
       source: {
         bucket,
         key,

@@ -33,6 +33,12 @@ export class RecordSplitter {
   private pendingQuotes = 0;
   private lastLine = 0;
 
+  /**
+   * @param quoted `"` quotes a field that may span lines (RFC 4180). A format whose fields are never
+   *   quoted (WeChat Pay's bill) passes false: every physical line is a record, quotes are data.
+   */
+  constructor(private readonly quoted = true) {}
+
   push(chunk: string, sink: RecordSink): void {
     let start = 0;
     if (this.rest) {
@@ -86,7 +92,7 @@ export class RecordSplitter {
       }
       return;
     }
-    if (text.indexOf('"') < 0) {
+    if (!this.quoted || text.indexOf('"') < 0) {
       this.emit(text, line, sink);
       return;
     }

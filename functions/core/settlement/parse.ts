@@ -73,7 +73,7 @@ export interface ParseOutcome {
 export class SettlementParser {
   readonly format: SettlementFormat;
   private readonly parser: FormatParser;
-  private readonly splitter = new RecordSplitter();
+  private readonly splitter: RecordSplitter;
   private out: ParsedItem[] = [];
   private records = 0;
   private parsed = 0;
@@ -102,6 +102,7 @@ export class SettlementParser {
   constructor(gatewayOrFormat: string, options: ParserOptions = {}) {
     this.format = formatForGateway(gatewayOrFormat);
     this.parser = parserFor(this.format, options);
+    this.splitter = new RecordSplitter(!this.parser.unquoted);
   }
 
   /** Hands the format a file that came with this one (see {@link FormatParser.companion}). */
@@ -173,7 +174,12 @@ export async function* readSettlementBatches(
   chunks: AsyncIterable<Uint8Array>,
   options: ParserOptions = {},
 ): AsyncGenerator<ParsedItem[], ParseOutcome> {
-  const info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 };
+  const info: DecodeInfo = {
+    gzip: false,
+    encoding: undefined,
+    bytes: 0,
+    ...(options.maxDecompressedBytes ? { maxBytes: options.maxDecompressedBytes } : {}),
+  };
   const parser = new SettlementParser(gateway, options);
   let companionsGiven = false;
   for await (const text of decodeText(chunks, info)) {

@@ -215,7 +215,7 @@ export function renderHtml(summary: SettlementSummary, exceptions: readonly Exce
       const c = e.currency ?? '';
       const amount = (v: number | undefined) => (v === undefined ? '' : money(v, c));
       return (
-        `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.transactionId ?? '')}</td><td>${escapeHtml(e.orderId ?? '')}</td>` +
+        `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.kind?.replace(/_/g, ' ') ?? '')}</td><td>${escapeHtml(e.transactionId ?? '')}</td><td>${escapeHtml(e.orderId ?? '')}</td>` +
         `<td>${escapeHtml(c)}</td><td class="num">${escapeHtml(amount(e.settlementAmountMinor))}</td><td class="num">${escapeHtml(amount(e.ledgerAmountMinor))}</td>` +
         `<td class="num">${escapeHtml(amount(e.feeMinor))}</td><td class="num">${escapeHtml(amount(e.expectedFeeMinor))}</td>` +
         `<td>${escapeHtml(e.settledAt ?? '')}</td><td>${escapeHtml(e.ledgerAt ?? '')}</td><td>${escapeHtml(e.note)}</td></tr>`
@@ -257,8 +257,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#5
 <p>By value: <strong>${formatPercent(summary.drift.byValue)}</strong> against a threshold of ${formatPercent(summary.drift.threshold)}${summary.drift.exceeded ? ' (exceeded: an alert is raised)' : ''}. By count: ${formatPercent(summary.drift.byCount)} of items are not matched.</p></section>
 <section><h2>Counts by category</h2>${svg}</section>
 <section><h2>Exceptions (${exceptions.length})</h2>${more}
-<table><thead><tr><th>Category</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
-<tbody>${exceptionRows || '<tr><td colspan="11">None.</td></tr>'}</tbody></table></section>
+<p>Amounts are signed as they move money: payments, refund failures and reinstatements positive; refunds, their adjustments and reversals negative.</p>
+<table><thead><tr><th>Category</th><th>Kind</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
+<tbody>${exceptionRows || '<tr><td colspan="12">None.</td></tr>'}</tbody></table></section>
 </body></html>
 `;
 }

@@ -6,6 +6,8 @@ import type { ParsedItem, Period, RejectedRow, SettlementFormat } from '../types
 export interface ParserOptions {
   /** STRIPE_REPORT_TIMEZONE: the zone of Stripe's `created` when a file has no `created_utc`. */
   readonly stripeReportTimeZone?: string;
+  /** MAX_SETTLEMENT_BYTES: what a compressed upload (a ZIP entry) may inflate to; 2 GiB by default. */
+  readonly maxDecompressedBytes?: number;
 }
 
 /** What a format knows once the file has ended. */
@@ -26,6 +28,8 @@ export interface FormatTrailer {
  */
 export interface FormatParser {
   readonly format: SettlementFormat;
+  /** Fields are never quoted (a `"` is data, a record is one line): WeChat Pay's bill. */
+  readonly unquoted?: boolean;
   /** The UTC offset (minutes) whose calendar days define the file's coverage. */
   readonly dayOffsetMinutes: number;
   /**

@@ -101,6 +101,8 @@ export function wechatFields(text: string): string[] {
 export class WechatpayParser implements FormatParser {
   readonly format = 'wechatpay' as const;
   readonly dayOffsetMinutes = CHINA_OFFSET;
+  /** "文件内每个字段都使用英文逗号(,)间隔", each prefixed with a backtick: no field is quoted. */
+  readonly unquoted = true;
   private cols: Record<Key, number> | undefined;
   private state: 'header' | 'data' | 'summaryValues' | 'done' = 'header';
   private summaryTitles: string[] = [];
@@ -180,8 +182,9 @@ export class WechatpayParser implements FormatParser {
     const feeMinor = kind === 'refund' ? -fee : fee;
     const settledAt = isoOf(parseInstant(field(fields, c.tradeTime), CHINA_OFFSET, '交易时间').ms);
     const outTradeNo = opt(field(fields, c.outTradeNo));
-    const refundId = opt(field(fields, c.refundId));
-    const outRefundNo = opt(field(fields, c.outRefundNo));
+    // Payment rows write `0` in the refund id columns (the document's own example): no id.
+    const refundId = kind === 'refund' ? opt(field(fields, c.refundId)) : undefined;
+    const outRefundNo = kind === 'refund' ? opt(field(fields, c.outRefundNo)) : undefined;
     if (kind === 'payment' && !wechatId) throw new SettlementRowError('微信订单号 is empty');
     const transactionId = kind === 'refund' ? refundId : opt(wechatId);
     const payCurrency = opt(field(fields, c.payCurrency));
