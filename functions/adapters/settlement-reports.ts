@@ -190,7 +190,11 @@ export class StreamedReportFile implements TextSink {
   private async uploadPart(): Promise<void> {
     if (!this.uploadId) {
       const created = await this.s3.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, ContentType: this.contentType }),
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          ContentType: this.contentType,
+        }),
       );
       this.uploadId = created.UploadId;
     }

@@ -19,8 +19,8 @@ import {
   type StreamedReportFile,
 } from '../adapters/settlement-reports.ts';
 import type { Alerts } from '../core/alerts.ts';
-import type { FeeSchedule } from '../core/settlement/match.ts';
 import { DEFAULT_LIMITS } from '../core/settlement/limits.ts';
+import type { FeeSchedule } from '../core/settlement/match.ts';
 import { type ExceptionSink, type ReconcileResult, reconcile } from '../core/settlement/reconcile.ts';
 import type { SettlementSummary } from '../core/settlement/types.ts';
 import { settlementUpload } from '../core/settlement/uploads.ts';

@@ -285,7 +285,9 @@ export class Matcher {
     await this.flush();
     const { gateway, ledger, now, lagDays } = this.options;
     if (this.overflow.size && !reread) {
-      throw new SettlementConfigError('more unresolved rows than kept in memory, and no way to read them again');
+      throw new SettlementConfigError(
+        'more unresolved rows than kept in memory, and no way to read them again',
+      );
     }
     // With rows to read again, which references they carry is unknown yet: index every covered
     // entry (bounded by the ledger's days, not by the file's rows).
@@ -478,7 +480,8 @@ export class Matcher {
     }
     this.counts.matched++;
     const rules = this.options.feeRules;
-    const rule = row.kind === 'payment' && rules && Object.hasOwn(rules, row.currency) ? rules[row.currency] : undefined;
+    const rule =
+      row.kind === 'payment' && rules && Object.hasOwn(rules, row.currency) ? rules[row.currency] : undefined;
     if (rule) {
       const expected = expectedFee(row.grossMinor, rule);
       // One minor unit of tolerance: gateways round per fee component.

@@ -143,8 +143,12 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
   // other sink. `batch` holds only what one settlement chunk or one ledger page decided.
   const memoryCsv: string[] = [];
   const csvOut: TextSink = input.exceptionsOut ?? {
-    write: (text) => void memoryCsv.push(text),
-    discard: () => void (memoryCsv.length = 0),
+    write: (text) => {
+      memoryCsv.push(text);
+    },
+    discard: () => {
+      memoryCsv.length = 0;
+    },
   };
   const keepAll = !input.exceptionsOut;
   const sinks = input.exceptionSinks ?? [];

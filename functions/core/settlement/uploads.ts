@@ -31,7 +31,10 @@ export function settlementUpload(
   }
   const bad = segments.find((s) => DOT_SEGMENTS.has(s));
   if (bad !== undefined) {
-    return { ok: false, reason: bad === '' ? 'the key has an empty segment' : `the key has a "${bad}" segment` };
+    return {
+      ok: false,
+      reason: bad === '' ? 'the key has an empty segment' : `the key has a "${bad}" segment`,
+    };
   }
   const gateway = segments[0]!;
   if (!gateways.has(gateway)) {

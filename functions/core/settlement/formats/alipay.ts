@@ -11,7 +11,17 @@
 import { field, normaliseHeader, resolveColumns, splitFields } from '../csv.ts';
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
-import { currencyOf, formatScaled, idList, isoOf, minorOf, opt, parseInstant, scaledOf } from '../values.ts';
+import {
+  currencyOf,
+  formatScaled,
+  idList,
+  isoOf,
+  minorOf,
+  opt,
+  ownValue,
+  parseInstant,
+  scaledOf,
+} from '../values.ts';
 import { type FormatParser, type FormatTrailer, rejected } from './format.ts';
 
 const COLUMNS = {
@@ -100,7 +110,7 @@ export class AlipayParser implements FormatParser {
     tradeNo: string,
   ): SettlementRow {
     if (type === '') throw new SettlementRowError('业务类型 is empty');
-    const kind = KINDS[type] ?? 'ignored';
+    const kind = ownValue(KINDS, type) ?? 'ignored';
     const currency = currencyOf(field(fields, c.currency) || 'CNY', '币种');
     const received = Math.abs(minorOf(field(fields, c.received), currency, '商家实收（元）'));
     const fee = Math.abs(minorOf(field(fields, c.fee), currency, '服务费（元）', { emptyAsZero: true }));

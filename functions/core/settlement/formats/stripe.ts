@@ -6,7 +6,7 @@ import { type Currency, exponent } from '../../money.ts';
 import { FieldScanner, resolveColumns, splitFields } from '../csv.ts';
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
-import { currencyOf, isoUtcOf, isPlainUtcAt, minorOf, opt, simpleMinor2At } from '../values.ts';
+import { currencyOf, isoUtcOf, isPlainUtcAt, minorOf, opt, ownValue, simpleMinor2At } from '../values.ts';
 import { checkConservation, type FormatParser, type FormatTrailer, rejected } from './format.ts';
 
 const COLUMNS = {
@@ -113,7 +113,7 @@ export class StripeParser implements FormatParser {
     } else {
       category = f.field(c.reportingCategory);
       if (category === '') throw new SettlementRowError('reporting_category is empty');
-      kind = KINDS[category] ?? 'ignored';
+      kind = ownValue(KINDS, category) ?? 'ignored';
     }
     const currency = this.currencyAt(c.currency);
     const grossMinor = this.minorAt(c.gross, currency, 'gross', undefined);

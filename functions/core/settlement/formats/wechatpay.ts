@@ -7,7 +7,17 @@
 import { field, normaliseHeader, resolveColumns, splitFields } from '../csv.ts';
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
-import { currencyOf, formatScaled, idList, isoOf, minorOf, opt, parseInstant, scaledOf } from '../values.ts';
+import {
+  currencyOf,
+  formatScaled,
+  idList,
+  isoOf,
+  minorOf,
+  opt,
+  ownValue,
+  parseInstant,
+  scaledOf,
+} from '../values.ts';
 import { type FormatParser, type FormatTrailer, rejected } from './format.ts';
 
 const COLUMNS = {
@@ -127,9 +137,9 @@ export class WechatpayParser implements FormatParser {
   private row(fields: string[], c: Record<Key, number>, line: number, wechatId: string): SettlementRow {
     const status = field(fields, c.status).toUpperCase();
     if (status === '') throw new SettlementRowError('交易状态 is empty');
-    const kind = KINDS[status] ?? 'ignored';
+    const kind = ownValue(KINDS, status) ?? 'ignored';
     const currencyRaw = field(fields, c.currency);
-    const currency = currencyOf(CURRENCY_NAMES[currencyRaw] ?? currencyRaw, '货币种类');
+    const currency = currencyOf(ownValue(CURRENCY_NAMES, currencyRaw) ?? currencyRaw, '货币种类');
     const fee = Math.abs(
       minorOf(field(fields, c.fee), currency, '手续费', { halfUp: true, emptyAsZero: true }),
     );
@@ -178,7 +188,7 @@ export class WechatpayParser implements FormatParser {
   private checkSummary(values: string[]): void {
     const c = this.cols!;
     this.summaryTitles.forEach((title, i) => {
-      const target = SUMMARY_COLUMNS[title];
+      const target = ownValue(SUMMARY_COLUMNS, title);
       const raw = values[i] ?? '';
       if (!target) return;
       if (target === 'count') {
