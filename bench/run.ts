@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,bundles]`: the benchmarks of
+ * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,reconcileUnmatched,bundles]`: the benchmarks of
  * CONTRACT §8. Progress goes to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
  */
@@ -10,7 +10,7 @@ import { startDynamoDbLocal } from '../sandbox/dynamodb.ts';
 import { freePort } from '../sandbox/ports.ts';
 import { benchBundles } from './bundles.ts';
 import { benchCallback } from './callback.ts';
-import { benchReconcile } from './reconcile.ts';
+import { benchReconcile, benchReconcileUnmatched } from './reconcile.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -19,7 +19,7 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
-    only: { type: 'string', default: 'callback,reconcile,bundles' },
+    only: { type: 'string', default: 'callback,reconcile,reconcileUnmatched,bundles' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -37,6 +37,9 @@ if (only.has('callback')) {
   }
 }
 if (only.has('reconcile')) result.reconcile = await benchReconcile(workDir, Number(values.rows), log);
+if (only.has('reconcileUnmatched')) {
+  result.reconcileUnmatched = await benchReconcileUnmatched(workDir, Number(values.rows), log);
+}
 if (only.has('bundles')) result.bundles = await benchBundles(path.join(workDir, 'bundles'), log);
 
 if (values.json) console.log(JSON.stringify(result));
