@@ -115,7 +115,8 @@ export type DynamoAction =
   | 'ConditionCheckItem'
   | 'BatchWriteItem';
 
-export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject';
+/** `PutObject` also covers the multipart calls (create, upload part, complete); abort is its own action. */
+export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject' | 'AbortMultipartUpload';
 
 export interface FunctionDef {
   /** Source of the Lambda entry point, relative to the repository root. */
@@ -219,7 +220,8 @@ export const functions: Record<string, FunctionDef> = {
       orders: ['GetItem', 'BatchGetItem'],
       reconciliations: ['GetItem', 'PutItem', 'UpdateItem'],
     },
-    bucket: ['GetObject', 'GetObjectVersion', 'PutObject'],
+    // exceptions.csv is streamed as a multipart upload, aborted when the run may not report.
+    bucket: ['GetObject', 'GetObjectVersion', 'PutObject', 'AbortMultipartUpload'],
     alerts: true,
     async: true,
   },

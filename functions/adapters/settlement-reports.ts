@@ -173,17 +173,26 @@ export class StreamedReportFile implements TextSink {
     this.parts = [];
   }
 
-  /** Forgets everything written; an upload already started is aborted (its parts deleted). */
-  async abort(): Promise<void> {
+  /**
+   * Forgets everything written; an upload already started is aborted (its parts deleted). Never
+   * throws: the object cannot appear without {@link complete}, and parts an abort could not delete
+   * (S3 unreachable; s3rver, which has no AbortMultipartUpload) are removed by the bucket's
+   * lifecycle rule. Returns whether nothing is left behind.
+   */
+  async abort(): Promise<boolean> {
     this.buffered = [];
     this.size = 0;
     const uploadId = this.uploadId;
     this.uploadId = undefined;
     this.parts = [];
-    if (uploadId) {
+    if (!uploadId) return true;
+    try {
       await this.s3.send(
         new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId }),
       );
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -77,6 +77,8 @@ function parseFeeSchedule(raw: string | undefined): FeeSchedule | undefined {
 export interface ReconcileDeps {
   readonly alerts: Alerts;
   readonly now: () => Date;
+  /** The reconciliations table adapter (tests replace it to make storing fail as DynamoDB can). */
+  readonly reconciliations: ReconciliationStore;
   /**
    * Further consumers of the exceptions as they are decided (open items): each gets every item
    * neither matched nor ignored, batch by batch, and `discard()` when the file turns out `failed`.
@@ -130,7 +132,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const doc = createDocumentClient(createDynamoClient(env));
   const objects = new SettlementObjects(createS3Client(env));
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
-  const runs = new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
+  const runs = overrides.reconciliations ?? new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
   const alerts = overrides.alerts ?? createAlerts(env);
   const now = overrides.now ?? (() => new Date());
 
@@ -235,12 +237,8 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   }
 
   async function abortQuietly(file: StreamedReportFile): Promise<void> {
-    try {
-      await file.abort();
-    } catch (error) {
-      // An abandoned upload costs storage until the bucket's lifecycle rule removes it; nothing else.
-      logger.warn('could not abort the exceptions.csv upload', { key: file.key, error });
-    }
+    // An abandoned upload costs storage until the bucket's lifecycle rule removes it; nothing else.
+    if (!(await file.abort())) logger.warn('could not abort the exceptions.csv upload', { key: file.key });
   }
 
   return async (event: S3Event): Promise<ReconcileRun[]> => {

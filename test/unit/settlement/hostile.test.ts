@@ -17,7 +17,6 @@ import type { ExceptionItem } from '../../../functions/core/settlement/types.ts'
 import {
   GENERIC_HEADER,
   genericCsv,
-  STRIPE_HEADER,
   stripeCsv,
   wechatBill,
 } from '../../fixtures/settlement/builders.ts';
