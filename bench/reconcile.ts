@@ -24,12 +24,22 @@ interface Sample {
   seconds: number;
   status: string;
   peakRssMb: number;
+  exceptions?: number;
+}
+
+/** CONTRACT §8 `reconcileUnmatched`, plus the same run at 100k rows to show memory stays flat. */
+export interface ReconcileUnmatchedBench {
+  rows: number;
+  seconds: number;
+  peakRssMb: number;
+  exceptions: number;
+  scaling: { rows: number; seconds: number; peakRssMb: number }[];
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function run(mode: 'bare' | 'reconcile', file: string): Sample {
+function run(mode: 'bare' | 'reconcile' | 'unmatched', file: string): Sample {
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/reconcile-worker.ts', mode, file], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -83,4 +93,38 @@ export async function benchReconcile(
     }
   }
   return { ...main!, scaling };
+}
+
+/**
+ * A file none of whose rows the ledger has (every row an exception: a file uploaded under the wrong
+ * gateway), through the same parse, match and report path. Before exceptions were streamed, 400k
+ * such rows cost 462 MB; the bound is 1 GB and no growth from 100k to 1M rows.
+ */
+export async function benchReconcileUnmatched(
+  dir: string,
+  rows: number,
+  log: (s: string) => void,
+): Promise<ReconcileUnmatchedBench> {
+  const sizes = [...new Set([100_000, rows].filter((n) => n <= rows))];
+  const scaling: ReconcileUnmatchedBench['scaling'] = [];
+  let main: Sample | undefined;
+  for (const n of sizes) {
+    const file = await fileOf(dir, n, log);
+    const sample = run('unmatched', file);
+    if (sample.rows !== n || sample.status !== 'complete' || !sample.exceptions) {
+      throw new Error(`reconcileUnmatched bench: expected ${n} rows complete, got ${JSON.stringify(sample)}`);
+    }
+    log(
+      `reconcileUnmatched: ${n.toLocaleString('en')} rows, ${sample.exceptions.toLocaleString('en')} exceptions: ${sample.seconds.toFixed(2)} s, peak RSS ${sample.peakRssMb} MB`,
+    );
+    scaling.push({ rows: n, seconds: round(sample.seconds), peakRssMb: sample.peakRssMb });
+    if (n === rows) main = sample;
+  }
+  return {
+    rows: main!.rows,
+    seconds: round(main!.seconds),
+    peakRssMb: main!.peakRssMb,
+    exceptions: main!.exceptions!,
+    scaling,
+  };
 }

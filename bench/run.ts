@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,bundles,fx]`: the benchmarks of
- * CONTRACT §8, plus `fx` (provider calls per 1,000 orders, bench/fx.ts) as an extra field. Progress goes
- * to stderr; with --json the last stdout line is the result object.
+ * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,reconcileUnmatched,bundles,fx]`:
+ * the benchmarks of CONTRACT §8, plus `fx` (provider calls per 1,000 orders, bench/fx.ts) as an extra
+ * field. Progress goes to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
  */
 import { mkdirSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { freePort } from '../sandbox/ports.ts';
 import { benchBundles } from './bundles.ts';
 import { benchCallback } from './callback.ts';
 import { benchFx } from './fx.ts';
-import { benchReconcile } from './reconcile.ts';
+import { benchReconcile, benchReconcileUnmatched } from './reconcile.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
-    only: { type: 'string', default: 'callback,reconcile,bundles,fx' },
+    only: { type: 'string', default: 'callback,reconcile,reconcileUnmatched,bundles,fx' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -47,6 +47,9 @@ if (only.has('fx')) {
   }
 }
 if (only.has('reconcile')) result.reconcile = await benchReconcile(workDir, Number(values.rows), log);
+if (only.has('reconcileUnmatched')) {
+  result.reconcileUnmatched = await benchReconcileUnmatched(workDir, Number(values.rows), log);
+}
 if (only.has('bundles')) result.bundles = await benchBundles(path.join(workDir, 'bundles'), log);
 
 if (values.json) console.log(JSON.stringify(result));

@@ -115,7 +115,8 @@ export type DynamoAction =
   | 'ConditionCheckItem'
   | 'BatchWriteItem';
 
-export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject';
+/** `PutObject` also covers the multipart calls (create, upload part, complete); abort is its own action. */
+export type S3Action = 'GetObject' | 'GetObjectVersion' | 'PutObject' | 'AbortMultipartUpload';
 
 /** The names of a table's secondary indexes, from its definition above (a typo does not compile). */
 export type IndexName<T extends TableName> = (typeof tables)[T] extends {
@@ -271,7 +272,8 @@ export const functions: Record<string, FunctionDef> = {
     // Reads the uploaded settlement files, writes the reports: nothing else in the bucket.
     bucket: [
       { prefix: bucket.incomingPrefix, actions: ['GetObject', 'GetObjectVersion'] },
-      { prefix: bucket.reportsPrefix, actions: ['PutObject'] },
+      // exceptions.csv is streamed as a multipart upload, aborted when the run may not report.
+      { prefix: bucket.reportsPrefix, actions: ['PutObject', 'AbortMultipartUpload'] },
     ],
     alerts: true,
     async: true,

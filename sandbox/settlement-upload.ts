@@ -8,9 +8,10 @@ import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { suffixedPrefix } from '../functions/adapters/settlement-reports.ts';
 import { fileStem } from '../functions/core/settlement/report.ts';
 import type { SettlementSummary } from '../functions/core/settlement/types.ts';
-import { bucket as bucketDef } from '../lib/topology.ts';
+import { bucket as bucketDef, gateways } from '../lib/topology.ts';
 
 export interface UploadResult {
   readonly key: string;
@@ -46,12 +47,16 @@ export async function uploadAndWait(options: {
   progress?: (line: string) => void;
 }): Promise<UploadResult> {
   const { s3, bucket, file, gateway } = options;
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(gateway))
-    throw new Error(`gateway must be a simple name, got ${JSON.stringify(gateway)}`);
+  const names = gateways.map((g) => g.name);
+  // The reconcile function rejects any other name (no report, an alert): say so now instead of waiting.
+  if (!names.includes(gateway))
+    throw new Error(`gateway must be one of ${names.join(', ')}, got ${JSON.stringify(gateway)}`);
   const size = (await stat(file)).size;
   const sha256 = await sha256Of(file);
   const key = `${bucketDef.incomingPrefix}${gateway}/${path.basename(file)}`;
-  const reportPrefix = `${bucketDef.reportsPrefix}${gateway}/${fileStem(key)}/`;
+  // The report goes to the plain prefix, or to the hashed one when another key owns it (x.csv, x.csv.gz).
+  const plainPrefix = `${bucketDef.reportsPrefix}${gateway}/${fileStem(key)}/`;
+  const candidates = [plainPrefix, suffixedPrefix(plainPrefix, key)];
   options.progress?.(
     `uploading ${path.basename(file)} (${(size / 1e6).toFixed(1)} MB) to s3://${bucket}/${key}`,
   );
@@ -62,11 +67,12 @@ export async function uploadAndWait(options: {
   const started = Date.now();
   const timeout = options.timeoutMs ?? 15 * 60_000;
   for (;;) {
-    const text = await tryGet(s3, bucket, `${reportPrefix}summary.json`);
-    if (text) {
+    for (const reportPrefix of candidates) {
+      const text = await tryGet(s3, bucket, `${reportPrefix}summary.json`);
+      if (!text) continue;
       const summary = JSON.parse(text) as SettlementSummary;
       // An older report of the same file name does not count: wait for this content's.
-      if (summary.source.sha256 === sha256) {
+      if (summary.source.sha256 === sha256 && summary.source.key === key) {
         const localDir = path.join(options.saveTo, gateway, fileStem(key));
         mkdirSync(localDir, { recursive: true });
         writeFileSync(path.join(localDir, 'summary.json'), text);

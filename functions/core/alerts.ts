@@ -14,6 +14,7 @@ export const ALERT_TYPES = [
   'Refund Failed',
   'Refund Abnormal',
   'Dispute Reinstated',
+  'Settlement Upload Rejected',
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

@@ -70,7 +70,8 @@ export interface RefundOrderUpdate {
   readonly refundBaseCumulativeMinor: number;
   readonly refundPayCumulativeMinor: number;
   readonly pendingRefundPayMinor: number;
-  readonly refundedQuantities: Readonly<Record<string, number>>;
+  /** Stored as a DynamoDB map; a Map here so no sku is ever an object property. */
+  readonly refundedQuantities: ReadonlyMap<string, number>;
   readonly updatedAt: string;
 }
 

@@ -50,7 +50,8 @@ export interface RefundPlan {
   readonly payAmountMinor: number;
   readonly refundBaseCumulativeMinor: number;
   readonly refundPayCumulativeMinor: number;
-  readonly refundedQuantities: Readonly<Record<string, number>>;
+  /** A Map: skus come from requests, and `constructor` or `__proto__` must be a sku like any other. */
+  readonly refundedQuantities: ReadonlyMap<string, number>;
   readonly items?: readonly { sku: string; quantity: number }[];
 }
 
@@ -75,7 +76,8 @@ export function cumulativePay(order: OrderRecord, cumulativeBaseMinor: number): 
  * cumulative rounding, and the order's new refund totals. Pending refunds count against what is refundable.
  */
 export function planRefund(order: OrderRecord, request: RefundRequest): RefundPlan {
-  const quantities: Record<string, number> = { ...(order.refundedQuantities ?? {}) };
+  // Object.entries reads own properties only: a stored sku `constructor` is its count, not Object.
+  const quantities = new Map<string, number>(Object.entries(order.refundedQuantities ?? {}));
   let baseAmountMinor: number;
   let items: { sku: string; quantity: number }[] | undefined;
 
@@ -93,7 +95,7 @@ export function planRefund(order: OrderRecord, request: RefundRequest): RefundPl
     for (const [sku, quantity] of requested) {
       const lines = order.items.filter((i) => i.sku === sku);
       const ordered = lines.reduce((n, i) => n + i.quantity, 0);
-      const already = quantities[sku] ?? 0;
+      const already = quantities.get(sku) ?? 0;
       if (already + quantity > ordered) {
         throw new RefundExceedsPaidError(
           order.orderId,
@@ -101,7 +103,7 @@ export function planRefund(order: OrderRecord, request: RefundRequest): RefundPl
         );
       }
       total += BigInt(quantity) * BigInt(lines[0]!.unitPriceMinor);
-      quantities[sku] = already + quantity;
+      quantities.set(sku, already + quantity);
     }
     baseAmountMinor = Number(total);
     items = [...requested].map(([sku, quantity]) => ({ sku, quantity }));

@@ -1,22 +1,29 @@
 /**
  * S3 ObjectCreated under `incoming/{gateway}/` → reconcile the settlement file against the ledger and
- * write `reports/{gateway}/{fileStem}/` (exceptions.csv, report.html, then summary.json). The file is
- * streamed; the same content delivered twice yields one report and at most one alert.
+ * write `reports/{gateway}/[folders/]{fileStem}/` (exceptions.csv, report.html, then summary.json).
+ * The file is streamed in and exceptions.csv streamed out; the same content delivered twice yields
+ * one report and at most one alert. An upload whose key names no configured gateway, or has an
+ * empty, `.` or `..` segment, gets no report, only a "Settlement Upload Rejected" alert.
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { bucket as bucketDef, customMetrics } from '../../lib/topology.ts';
+import { bucket as bucketDef, customMetrics, gateways } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
 import { DynamoLedgerLookup } from '../adapters/settlement-ledger.ts';
-import { ReconciliationStore, SettlementObjects } from '../adapters/settlement-reports.ts';
+import {
+  ReconciliationStore,
+  SettlementObjects,
+  type StreamedReportFile,
+} from '../adapters/settlement-reports.ts';
 import type { Alerts } from '../core/alerts.ts';
+import { DEFAULT_LIMITS } from '../core/settlement/limits.ts';
 import type { FeeSchedule } from '../core/settlement/match.ts';
-import { reconcile } from '../core/settlement/reconcile.ts';
-import { fileStem } from '../core/settlement/report.ts';
+import { type ExceptionSink, type ReconcileResult, reconcile } from '../core/settlement/reconcile.ts';
 import type { SettlementSummary } from '../core/settlement/types.ts';
+import { settlementUpload } from '../core/settlement/uploads.ts';
 import { assertTimeZone } from '../core/settlement/values.ts';
 import { ConfigError, type Env, readConfig, required } from '../shared/config.ts';
 import { createObservability } from '../shared/observability.ts';
@@ -40,6 +47,9 @@ const ConfigSchema = z.object({
     z.string().check(z.refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin')),
     'UTC',
   ),
+  MAX_SETTLEMENT_RECORD_BYTES: z._default(positiveInteger(), String(DEFAULT_LIMITS.maxRecordBytes)),
+  MAX_SETTLEMENT_BYTES: z._default(positiveInteger(), String(DEFAULT_LIMITS.maxBytes)),
+  MAX_SETTLEMENT_PERIOD_DAYS: z._default(positiveInteger(), String(DEFAULT_LIMITS.maxPeriodDays)),
 });
 
 function isTimeZone(value: string): boolean {
@@ -49,6 +59,10 @@ function isTimeZone(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+function positiveInteger() {
+  return z.string().check(z.regex(/^[1-9]\d{0,15}$/, 'must be a positive integer'));
 }
 
 const FeeRuleSchema = z.strictObject({
@@ -78,13 +92,31 @@ function parseFeeSchedule(raw: string | undefined): FeeSchedule | undefined {
 export interface ReconcileDeps {
   readonly alerts: Alerts;
   readonly now: () => Date;
+  /** The reconciliations table adapter (tests replace it to make storing fail as DynamoDB can). */
+  readonly reconciliations: ReconciliationStore;
+  /**
+   * Further consumers of the exceptions as they are decided (open items): each gets every item
+   * neither matched nor ignored, batch by batch, and `discard()` when the file turns out `failed`.
+   * Made per object; the run's outcome follows in {@link ReconcileDeps.afterReport}.
+   */
+  readonly exceptionSinks?: (run: { bucket: string; key: string; gateway: string }) => ExceptionSink[];
+  /** Called once the report is written and the content recorded (never for a re-notification). */
+  readonly afterReport?: (run: {
+    bucket: string;
+    key: string;
+    gateway: string;
+    reportPrefix: string;
+    result: ReconcileResult;
+  }) => Promise<void>;
 }
 
 export interface ReconcileRun {
   readonly key: string;
-  readonly outcome: 'reported' | 'already_reported' | 'skipped';
+  readonly outcome: 'reported' | 'already_reported' | 'skipped' | 'rejected';
   readonly status?: SettlementSummary['status'];
   readonly reportPrefix?: string;
+  /** Why a `rejected` upload got no report. */
+  readonly reason?: string;
 }
 
 /** S3 event keys are URL-encoded, spaces as "+". */
@@ -104,42 +136,69 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const feeSchedule = parseFeeSchedule(config.FEE_SCHEDULE);
   const lagDays = Number(config.SETTLEMENT_LAG_DAYS);
   const threshold = Number(config.RECON_ALERT_THRESHOLD);
+  const limits = {
+    maxRecordBytes: Number(config.MAX_SETTLEMENT_RECORD_BYTES),
+    maxBytes: Number(config.MAX_SETTLEMENT_BYTES),
+    maxPeriodDays: Number(config.MAX_SETTLEMENT_PERIOD_DAYS),
+  };
+  const gatewayNames = new Set(gateways.map((g) => g.name));
+  const prefixes = { incoming: bucketDef.incomingPrefix, reports: bucketDef.reportsPrefix };
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
   const doc = createDocumentClient(createDynamoClient(env));
   const objects = new SettlementObjects(createS3Client(env));
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
-  const runs = new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
+  const runs = overrides.reconciliations ?? new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
   const alerts = overrides.alerts ?? createAlerts(env);
   const now = overrides.now ?? (() => new Date());
 
   async function reconcileObject(bucket: string, key: string, versionId?: string): Promise<ReconcileRun> {
-    const match = /^incoming\/([^/]+)\/(.+)$/.exec(key);
-    if (!match || !key.startsWith(bucketDef.incomingPrefix)) {
+    if (!key.startsWith(bucketDef.incomingPrefix)) {
       logger.warn('not a settlement file: expected incoming/{gateway}/{file}', { key });
       return { key, outcome: 'skipped' };
     }
-    const gateway = match[1]!;
-    const reportPrefix = `${bucketDef.reportsPrefix}${gateway}/${fileStem(key)}/`;
-    const object = await objects.open(bucket, key, versionId);
+    const upload = settlementUpload(key, gatewayNames, prefixes);
+    if (!upload.ok) {
+      // No report, no summary: a name that is not ours must not choose where reports go.
+      logger.warn('settlement upload rejected', { key, reason: upload.reason });
+      await alerts.raise('Settlement Upload Rejected', { key, bucket, reason: upload.reason });
+      return { key, outcome: 'rejected', reason: upload.reason };
+    }
+    const { gateway } = upload;
     const at = now();
-    const result = await reconcile({
-      gateway,
-      chunks: object.body,
-      ledger,
-      now: at,
-      lagDays,
-      threshold,
-      ...(feeSchedule ? { feeSchedule } : {}),
-      parserOptions: { stripeReportTimeZone: config.STRIPE_REPORT_TIMEZONE },
-      source: {
-        bucket,
-        key,
-        ...(object.versionId ? { versionId: object.versionId } : {}),
-        ...(object.etag ? { etag: object.etag } : {}),
-      },
-    });
+    const reportPrefix = await runs.reportPrefixFor(bucket, upload.reportPrefix, key, at);
+    const object = await objects.open(bucket, key, versionId);
+    // The second read (only for files with very many rows no key found) reads the same version.
+    const version = object.versionId ?? versionId;
+    const exceptionsFile = objects.exceptionsFile(bucket, reportPrefix);
+    let result: ReconcileResult;
+    try {
+      result = await reconcile({
+        gateway,
+        chunks: object.body,
+        ledger,
+        now: at,
+        lagDays,
+        threshold,
+        limits,
+        parserOptions: { stripeReportTimeZone: config.STRIPE_REPORT_TIMEZONE },
+        ...(feeSchedule ? { feeSchedule } : {}),
+        source: {
+          bucket,
+          key,
+          ...(object.versionId ? { versionId: object.versionId } : {}),
+          ...(object.etag ? { etag: object.etag } : {}),
+        },
+        exceptionsOut: exceptionsFile,
+        exceptionSinks: overrides.exceptionSinks?.({ bucket, key, gateway }) ?? [],
+        reopen: async () => (await objects.open(bucket, key, version)).body,
+      });
+    } catch (error) {
+      await abortQuietly(exceptionsFile);
+      throw error;
+    }
     const objectId = `${bucket}/${key}`;
     const claim = await runs.claim(objectId, result.sha256, at);
+    if (claim !== 'claimed') await abortQuietly(exceptionsFile);
     if (claim === 'done') {
       logger.info('already reported: same key, same content', { key, sha256: result.sha256 });
       return { key, outcome: 'already_reported', status: result.summary.status, reportPrefix };
@@ -147,10 +206,23 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     // Another invocation is writing this very content: fail so Lambda retries after it has finished.
     if (claim === 'busy') throw new ReconciliationBusyError(key);
 
-    await objects.writeReports(bucket, reportPrefix, result);
-    // Recorded before alerting: a crash in between loses at most the alert, never doubles it.
-    await runs.complete(objectId, result.sha256, result.summary, reportPrefix);
+    await exceptionsFile.complete();
+    await objects.writeReportPages(bucket, reportPrefix, result);
     const { summary } = result;
+    // Storing the summary and raising the alert are independent: a summary the table refuses (or a
+    // table that is down) must not swallow the alarm. Recorded before alerting where it can be: a
+    // crash in between loses at most the alert, never doubles it.
+    let notRecorded: unknown;
+    try {
+      await runs.complete(objectId, result.sha256, summary, reportPrefix);
+    } catch (error) {
+      logger.error('storing the summary failed; recording the run without it', { key, error });
+      try {
+        await runs.complete(objectId, result.sha256, undefined, reportPrefix);
+      } catch (again) {
+        notRecorded = again;
+      }
+    }
     // The drift alarm watches this metric; the alert below tells people which file and why.
     metrics.addMetric(customMetrics.names.reconciliationDrift, MetricUnit.NoUnit, summary.drift.byValue);
     if (summary.alert.raised) {
@@ -171,7 +243,18 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
       driftByValue: summary.drift.byValue,
       alert: summary.alert.raised,
     });
+    if (notRecorded !== undefined) {
+      // Neither record was written: publish the metric now, then let Lambda retry the bookkeeping.
+      metrics.publishStoredMetrics();
+      throw notRecorded;
+    }
+    await overrides.afterReport?.({ bucket, key, gateway, reportPrefix, result });
     return { key, outcome: 'reported', status: summary.status, reportPrefix };
+  }
+
+  async function abortQuietly(file: StreamedReportFile): Promise<void> {
+    // An abandoned upload costs storage until the bucket's lifecycle rule removes it; nothing else.
+    if (!(await file.abort())) logger.warn('could not abort the exceptions.csv upload', { key: file.key });
   }
 
   return async (event: S3Event): Promise<ReconcileRun[]> => {

@@ -51,7 +51,11 @@ export class SettlementsBucket extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: RemovalPolicy.RETAIN,
       // Reconciliation reads the version the S3 event names; old versions only matter for audits.
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(400) }],
+      // exceptions.csv is a multipart upload: parts of a run that died before completing go after a day.
+      lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(400) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
     });
 
     // Server access logs through a bucket policy (the modern way, no ACLs), set on the L1: the L2

@@ -109,6 +109,15 @@ describe('settlements bucket', () => {
     });
   });
 
+  it('removes the parts of an exceptions.csv upload a run never completed', () => {
+    expect((props().Properties!.LifecycleConfiguration as { Rules: unknown[] }).Rules).toContainEqual(
+      expect.objectContaining({
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      }),
+    );
+  });
+
   it('writes server access logs to the separate logs bucket', () => {
     expect(props().Properties!.LoggingConfiguration).toEqual({
       DestinationBucketName: { Ref: logicalId(built.stack.settlements.logsBucket) },

@@ -243,7 +243,7 @@ describe('reconcile handler', () => {
     }
     const truncated = JSON.parse(await read('reports/stripe/truncated/summary.json'));
     expect(truncated.rows.rejected).toBe(1);
-    expect(await read('reports/stripe/truncated/exceptions.csv')).toMatch(/rejected,stripe,.*line 3/);
+    expect(await read('reports/stripe/truncated/exceptions.csv')).toMatch(/"rejected","stripe",.*line 3/);
   });
 
   it('reports a 50 MB file that is not a settlement file as failed, reading it as a stream', async () => {

@@ -66,7 +66,7 @@ function apply(order: OrderRecord, plan: ReturnType<typeof planRefund>): OrderRe
     ...order,
     refundBaseCumulativeMinor: plan.refundBaseCumulativeMinor,
     pendingRefundPayMinor: order.pendingRefundPayMinor + plan.payAmountMinor,
-    refundedQuantities: plan.refundedQuantities,
+    refundedQuantities: Object.fromEntries(plan.refundedQuantities),
   };
 }
 

@@ -7,10 +7,11 @@ import { isAscii } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SettlementFormatError } from './errors.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
 import { collectZip, inflateEntry, isZip, readEntry, readZipDirectory, type ZipEntry } from './zip.ts';
 
 /** MAX_SETTLEMENT_BYTES' default (CONTRACT §5): what a compressed upload may inflate to. */
-export const DEFAULT_MAX_SETTLEMENT_BYTES = 2 * 1024 * 1024 * 1024;
+export const DEFAULT_MAX_SETTLEMENT_BYTES = DEFAULT_LIMITS.maxBytes;
 
 /** A file that came in the same archive as the one reconciled (Alipay's 业务明细(汇总)). */
 export interface Companion {
@@ -94,14 +95,28 @@ async function* unzip(
   yield* inflateEntry(zip, main, maxBytes);
 }
 
+/** The file is larger than `MAX_SETTLEMENT_BYTES` once decompressed: stop reading, fail the file. */
+function tooLarge(max: number): SettlementFormatError {
+  return new SettlementFormatError(
+    `the file is larger than ${max} bytes after decompression (MAX_SETTLEMENT_BYTES)`,
+  );
+}
+
 /**
  * How much text we look at before choosing UTF-8 or GBK. Alipay's first lines (comments, header) are
  * Chinese, so a GBK file is never valid UTF-8 within the first few hundred bytes; 64 KiB is generous.
  */
 const SNIFF_BYTES = 64 * 1024;
 
-/** Reads the source, gunzipping when it starts with the gzip magic bytes 1f 8b. */
-async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo): AsyncGenerator<Uint8Array> {
+/**
+ * Reads the source, gunzipping when it starts with the gzip magic bytes 1f 8b, and stops at `maxBytes`
+ * of output: a 49 KB gzip can inflate to gigabytes.
+ */
+async function* maybeGunzip(
+  source: AsyncIterable<Uint8Array>,
+  info: DecodeInfo,
+  maxBytes: number,
+): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let headLength = 0;
@@ -119,16 +134,19 @@ async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo)
   }
   const first = concat(head);
   if (isZip(first)) {
+    info.maxBytes ??= maxBytes;
     yield* unzip(first, ended ? undefined : it, info);
     return;
   }
   if (first.length < 2 || first[0] !== 0x1f || first[1] !== 0x8b) {
+    if (info.bytes > maxBytes) throw tooLarge(maxBytes);
     if (first.length) yield first;
     if (ended) return;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
       info.bytes += r.value.length;
+      if (info.bytes > maxBytes) throw tooLarge(maxBytes);
       yield r.value;
     }
   }
@@ -147,9 +165,19 @@ async function* maybeGunzip(source: AsyncIterable<Uint8Array>, info: DecodeInfo)
   const gunzip = createGunzip();
   src.on('error', (err) => gunzip.destroy(err));
   src.pipe(gunzip);
+  let inflated = 0;
   try {
-    for await (const chunk of gunzip) yield chunk as Buffer;
+    for await (const chunk of gunzip) {
+      inflated += (chunk as Buffer).length;
+      if (inflated > maxBytes) {
+        src.unpipe(gunzip);
+        gunzip.destroy();
+        throw tooLarge(maxBytes);
+      }
+      yield chunk as Buffer;
+    }
   } catch (err) {
+    if (err instanceof SettlementFormatError) throw err;
     // zlib says "unexpected end of file" for a truncated upload: name it for finance.
     throw new SettlementFormatError(`gzip stream is corrupt or truncated (${(err as Error).message})`, {
       cause: err,
@@ -190,8 +218,9 @@ export function sniffEncoding(prefix: Uint8Array): TextEncodingName {
 export async function* decodeText(
   source: AsyncIterable<Uint8Array>,
   info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0 },
+  options: { maxBytes?: number } = {},
 ): AsyncGenerator<string> {
-  const it = maybeGunzip(source, info)[Symbol.asyncIterator]();
+  const it = maybeGunzip(source, info, options.maxBytes ?? DEFAULT_LIMITS.maxBytes)[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let headLength = 0;
   let ended = false;

@@ -1,7 +1,9 @@
 /**
  * Matching settlement rows against the ledger (CONTRACT §5 categories), streaming: rows arrive in
  * batches, each batch costs one `getByKeys` round trip (DynamoDB BatchGetItem by primary key), and
- * only per-entry state (which ledger keys a row claimed) and the exceptions stay in memory.
+ * only per-entry state (which ledger keys a row claimed) stays in memory: exceptions are handed to
+ * `emit` as they are found, and rows no key found beyond {@link MAX_UNRESOLVED_IN_MEMORY} are kept as
+ * line numbers and read again from the file (see {@link Matcher.finish}).
  *
  * Two phases, because a file's coverage is known only at its end:
  * 1. each row is looked up by its primary key `{gateway}#{transactionId}#{kind}`: the common case;
@@ -60,20 +62,55 @@ export function gatewayDaysBetween(gateway: string, fromIso: string, toIso: stri
   return days;
 }
 
-interface Totals {
-  ledgerGrossMinor: number;
-  settlementGrossMinor: number;
-  feesMinor: number;
-  netMinor: number;
+/**
+ * Per-currency sums, as bigint: a 2 GiB file holds ~10^7 rows of up to 10^15 minor units each, past
+ * Number's exact range (2^53 ≈ 9·10^15).
+ */
+export interface Totals {
+  ledgerGrossMinor: bigint;
+  settlementGrossMinor: bigint;
+  feesMinor: bigint;
+  netMinor: bigint;
 }
 
 /** What matching found: counts per category, per-currency sums, the exception list. */
 export interface MatchOutcome {
   readonly counts: Record<Category, number>;
   readonly totals: Map<string, Totals>;
+  /** Every exception, when no `emit` was given; empty otherwise (they went to `emit`). */
   readonly exceptions: ExceptionItem[];
   /** One line per kind of ignored row (and per netting done), for the report's notes. */
   readonly notes: string[];
+}
+
+/**
+ * Rows no primary key found, kept whole until the file's coverage is known. Beyond this many only
+ * their line numbers are kept and the rows are read again from the file: 400k unmatched rows held
+ * whole cost 462 MB here.
+ */
+export const MAX_UNRESOLVED_IN_MEMORY = 20_000;
+
+/** Line numbers as bits: 1M unmatched rows cost 125 KB instead of 1M row objects. */
+class LineSet {
+  private bits = new Uint8Array(1024);
+  size = 0;
+  add(line: number): void {
+    const byte = line >>> 3;
+    if (byte >= this.bits.length) {
+      let n = this.bits.length * 2;
+      while (n <= byte) n *= 2;
+      const bits = new Uint8Array(n);
+      bits.set(this.bits);
+      this.bits = bits;
+    }
+    const mask = 1 << (line & 7);
+    if (!(this.bits[byte]! & mask)) this.size++;
+    this.bits[byte]! |= mask;
+  }
+  has(line: number): boolean {
+    const byte = line >>> 3;
+    return byte < this.bits.length && (this.bits[byte]! & (1 << (line & 7))) !== 0;
+  }
 }
 
 export interface MatcherOptions {
@@ -93,6 +130,13 @@ export interface MatcherOptions {
   readonly refundAdjustments?: boolean;
   /** The format has capture reversals (Stripe): short payment rows wait for them until the end. */
   readonly netsCaptureReversals?: boolean;
+  /** Receives each exception as it is found; without it they are collected in {@link MatchOutcome}. */
+  readonly emit?: (item: ExceptionItem) => void;
+  /**
+   * Rows no key found that are kept whole; past it, {@link Matcher.finish} needs `reread`.
+   * @default Infinity
+   */
+  readonly maxUnresolved?: number;
 }
 
 /** An entry's amount with the sign of its kind (CONTRACT §5, `KIND_SIGN`). */
@@ -165,6 +209,7 @@ export class Matcher {
   private lastCurrency: string | undefined;
   private lastTotals: Totals | undefined;
   private readonly exceptions: ExceptionItem[] = [];
+  private readonly emit: (item: ExceptionItem) => void;
   /** Ledger key → line of the first row that claimed it. The one per-entry state we keep. */
   private readonly claimed = new ClaimSet();
   private batch: SettlementRow[] = [];
@@ -178,9 +223,24 @@ export class Matcher {
   private readonly captureReversals: SettlementRow[] = [];
   /** Ignored rows by reason, for one note each. */
   private readonly ignoredReasons = new Map<string, number>();
+  /** Lines of the unresolved rows past {@link MatcherOptions.maxUnresolved}, read again at the end. */
+  private readonly overflow = new LineSet();
+  private readonly maxUnresolved: number;
 
   constructor(private readonly options: MatcherOptions) {
     if (options.feeRules) validateFeeRules(options.feeRules);
+    this.emit = options.emit ?? ((item) => this.exceptions.push(item));
+    this.maxUnresolved = options.maxUnresolved ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Rows that must be read again at the end ({@link finish}'s `reread`). */
+  get overflowRows(): number {
+    return this.overflow.size;
+  }
+
+  private keepUnresolved(row: SettlementRow): void {
+    if (this.unresolved.length < this.maxUnresolved) this.unresolved.push(row);
+    else this.overflow.add(row.line);
   }
 
   /** Adds one parsed item. Returns true when a batch is full: the caller must `await flush()`. */
@@ -199,7 +259,7 @@ export class Matcher {
     }
     this.addSettlementTotals(item);
     if (item.transactionId === undefined) {
-      this.unresolved.push(item);
+      this.keepUnresolved(item);
       return false;
     }
     this.batch.push(item);
@@ -235,16 +295,30 @@ export class Matcher {
       const key = rowKeys[i]!;
       const entry = byKey.get(key);
       if (entry) this.apply(rows[i]!, entry, key);
-      else this.unresolved.push(rows[i]!);
+      else this.keepUnresolved(rows[i]!);
     }
   }
 
-  /** Ends the file: reference matching, then the ledger side of the covered days. */
-  async finish(period: Period | null): Promise<MatchOutcome> {
+  /**
+   * Ends the file: reference matching, then the ledger side of the covered days. When more rows
+   * found no key than are kept whole, `reread` must give the file's items again (the same parse of the
+   * same bytes): the rows whose lines were noted are matched as they pass, in file order.
+   */
+  async finish(
+    period: Period | null,
+    reread?: () => AsyncIterable<readonly ParsedItem[]>,
+  ): Promise<MatchOutcome> {
     await this.flush();
     const { gateway, ledger, now, lagDays } = this.options;
-    const wanted = new Set<string>();
-    for (const row of this.unresolved) for (const ref of fallbackRefs(row)) wanted.add(ref);
+    if (this.overflow.size && !reread) {
+      throw new SettlementConfigError(
+        'more unresolved rows than kept in memory, and no way to read them again',
+      );
+    }
+    // With rows to read again, which references they carry is unknown yet: index every covered
+    // entry (bounded by the ledger's days, not by the file's rows).
+    const wanted = this.overflow.size ? undefined : new Set<string>();
+    if (wanted) for (const row of this.unresolved) for (const ref of fallbackRefs(row)) wanted.add(ref);
     const index = new Map<string, LedgerEntry[]>();
     const unclaimed = new Map<string, LedgerEntry>();
     /** Refund key → Σ its adjustments' amounts (signed as recorded: a correction down is negative). */
@@ -265,9 +339,9 @@ export class Matcher {
           adjustments.set(refundKey, a);
           continue;
         }
-        if (wanted.size) {
+        if (!wanted || wanted.size) {
           for (const key of entryKeys(entry)) {
-            if (!wanted.has(key)) continue;
+            if (wanted && !wanted.has(key)) continue;
             const list = index.get(key) ?? [];
             if (!list.some((e) => e.pk === entry.pk)) list.push(entry);
             index.set(key, list);
@@ -276,7 +350,7 @@ export class Matcher {
         if (!this.claimed.has(entry.pk)) unclaimed.set(entry.pk, entry);
       }
     }
-    for (const row of this.unresolved) {
+    const resolve = (row: SettlementRow): void => {
       let entry: LedgerEntry | undefined;
       for (const ref of fallbackRefs(row)) {
         const candidates = index.get(ref)?.filter((e) => e.kind === row.kind);
@@ -291,6 +365,17 @@ export class Matcher {
         unclaimed.delete(entry.pk);
       } else {
         this.unmatched(row);
+      }
+    };
+    for (const row of this.unresolved) resolve(row);
+    this.unresolved.length = 0;
+    if (this.overflow.size && reread) {
+      for await (const items of reread()) {
+        for (const item of items) {
+          if (item.kind !== 'rejected' && item.kind !== 'ignored' && this.overflow.has(item.line)) {
+            resolve(item);
+          }
+        }
       }
     }
     for (const { row, entry } of this.deferredRefunds) {
@@ -316,7 +401,7 @@ export class Matcher {
       const category = pending ? 'pending_settlement' : 'missing_in_settlement';
       this.counts[category]++;
       // Pending entries are not yet due: they stay out of the ledger total, or every report would drift.
-      if (!pending) this.totalsFor(entry.currency).ledgerGrossMinor += signed;
+      if (!pending) this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signed);
       ledgerSide.push({
         category,
         gateway,
@@ -331,15 +416,12 @@ export class Matcher {
           : `${entry.kind} received ${entry.receivedAt}, no settlement row for it`,
       });
     }
-    this.exceptions.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    // Row exceptions went out in the order rows were decided; the ledger side (bounded by the
+    // covered days) follows, oldest first.
     ledgerSide.sort((a, b) => (a.ledgerAt! < b.ledgerAt! ? -1 : a.ledgerAt! > b.ledgerAt! ? 1 : 0));
     const notes = [...this.ignoredReasons].map(([reason, n]) => `${n} row(s) ignored: ${reason}`);
-    return {
-      counts: this.counts,
-      totals: this.totals,
-      exceptions: [...this.exceptions, ...ledgerSide],
-      notes,
-    };
+    for (const item of ledgerSide) this.emit(item);
+    return { counts: this.counts, totals: this.totals, exceptions: this.exceptions, notes };
   }
 
   private ignore(reason: string): void {
@@ -389,7 +471,7 @@ export class Matcher {
     if (currency === this.lastCurrency && this.lastTotals) return this.lastTotals;
     let t = this.totals.get(currency);
     if (!t) {
-      t = { ledgerGrossMinor: 0, settlementGrossMinor: 0, feesMinor: 0, netMinor: 0 };
+      t = { ledgerGrossMinor: 0n, settlementGrossMinor: 0n, feesMinor: 0n, netMinor: 0n };
       this.totals.set(currency, t);
     }
     this.lastCurrency = currency;
@@ -403,18 +485,18 @@ export class Matcher {
    */
   private addSettlementTotals(row: SettlementRow): void {
     const own = this.totalsFor(row.currency);
-    own.feesMinor += row.feeMinor;
-    own.netMinor += row.netMinor;
+    own.feesMinor += BigInt(row.feeMinor);
+    own.netMinor += BigInt(row.netMinor);
     if (row.fx?.amountMinor !== undefined && row.fx.currency) {
       const signed = row.grossMinor < 0 ? -Math.abs(row.fx.amountMinor) : Math.abs(row.fx.amountMinor);
-      this.totalsFor(row.fx.currency).settlementGrossMinor += signed;
+      this.totalsFor(row.fx.currency).settlementGrossMinor += BigInt(signed);
     } else {
-      own.settlementGrossMinor += row.grossMinor;
+      own.settlementGrossMinor += BigInt(row.grossMinor);
     }
   }
 
   private reject(item: RejectedRow): void {
-    this.exceptions.push({
+    this.emit({
       category: 'rejected',
       gateway: this.options.gateway,
       ...(item.transactionId ? { transactionId: item.transactionId } : {}),
@@ -432,7 +514,7 @@ export class Matcher {
   ): void {
     const compareCurrency = row.fx?.currency ?? row.currency;
     const compareAmount = row.fx?.amountMinor !== undefined ? row.fx.amountMinor : row.grossMinor;
-    this.exceptions.push({
+    this.emit({
       category,
       gateway: this.options.gateway,
       ...(row.transactionId ? { transactionId: row.transactionId } : {}),
@@ -481,7 +563,7 @@ export class Matcher {
     const ledgerMinor = entry.amountMinor + adjustMinor;
     const signedEntry = (KIND_SIGN.get(entry.kind) ?? 0) * ledgerMinor;
     if (entry.classification === 'double_payment') {
-      this.totalsFor(entry.currency).ledgerGrossMinor += signedEntry;
+      this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signedEntry);
       this.counts.double_payment++;
       this.rowException(
         'double_payment',
@@ -503,7 +585,7 @@ export class Matcher {
       this.shortPayments.push({ row, entry });
       return;
     }
-    this.totalsFor(entry.currency).ledgerGrossMinor += signedEntry;
+    this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signedEntry);
     if (currency !== entry.currency) {
       this.counts.currency_mismatch++;
       this.rowException(
@@ -525,7 +607,9 @@ export class Matcher {
       return;
     }
     this.counts.matched++;
-    const rule = row.kind === 'payment' ? this.options.feeRules?.[row.currency] : undefined;
+    const rules = this.options.feeRules;
+    const rule =
+      row.kind === 'payment' && rules && Object.hasOwn(rules, row.currency) ? rules[row.currency] : undefined;
     if (rule) {
       const expected = expectedFee(row.grossMinor, rule);
       // One minor unit of tolerance: gateways round per fee component.

@@ -12,8 +12,18 @@ import { GenericParser } from './formats/generic.ts';
 import { PaypalParser } from './formats/paypal.ts';
 import { StripeParser } from './formats/stripe.ts';
 import { WechatpayParser } from './formats/wechatpay.ts';
+import { DEFAULT_LIMITS, type SettlementLimits } from './limits.ts';
 import type { ParsedItem, Period, SettlementFormat } from './types.ts';
-import { daysToPeriod, localDayOf } from './values.ts';
+import { daysToPeriod, isoOf, localDayOf } from './values.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Options of a parse session: the bounds of {@link SettlementLimits} and the report time they use. */
+export interface ParseOptions extends ParserOptions {
+  readonly limits?: Partial<SettlementLimits>;
+  /** Report time (epoch ms): rows dated more than `maxFutureDays` after it are rejected. @default Date.now() */
+  readonly now?: number;
+}
 
 /** The format a gateway prefix names (`incoming/{gateway}/…`); anything unknown is `generic`. */
 export function formatForGateway(gateway: string): SettlementFormat {
@@ -73,7 +83,6 @@ export interface ParseOutcome {
 export class SettlementParser {
   readonly format: SettlementFormat;
   private readonly parser: FormatParser;
-  private readonly splitter: RecordSplitter;
   private out: ParsedItem[] = [];
   private records = 0;
   private parsed = 0;
@@ -82,11 +91,23 @@ export class SettlementParser {
   private firstAt: string | undefined;
   private lastAt: string | undefined;
   private lastItem: ParsedItem | undefined;
+  private readonly limits: SettlementLimits;
+  /** ISO instant after which a row is "more than a year from now". */
+  private readonly latestAt: string;
   private readonly sink = (text: string, line: number): void => {
     if (isBlank(text)) return;
     this.records++;
-    const item = this.parser.record(text, line);
+    let item = this.parser.record(text, line);
     if (!item) return;
+    if (item.kind !== 'rejected' && item.settledAt > this.latestAt) {
+      // A wrong year (9999-12-31) would stretch the coverage to millennia: the row is rejected instead.
+      item = {
+        kind: 'rejected',
+        line,
+        reason: `dated ${item.settledAt}, more than ${this.limits.maxFutureDays} days after the report`,
+        ...(item.transactionId ? { transactionId: item.transactionId } : {}),
+      };
+    }
     this.lastItem = item;
     this.out.push(item);
     if (item.kind === 'rejected') {
@@ -95,19 +116,60 @@ export class SettlementParser {
     }
     this.parsed++;
     if (item.kind === 'ignored') return;
-    if (this.firstAt === undefined || item.settledAt < this.firstAt) this.firstAt = item.settledAt;
-    if (this.lastAt === undefined || item.settledAt > this.lastAt) this.lastAt = item.settledAt;
+    let widened = false;
+    if (this.firstAt === undefined || item.settledAt < this.firstAt) {
+      this.firstAt = item.settledAt;
+      widened = true;
+    }
+    if (this.lastAt === undefined || item.settledAt > this.lastAt) {
+      this.lastAt = item.settledAt;
+      widened = true;
+    }
+    // Checked as soon as the span grows, so a file spanning centuries stops at its second row.
+    if (widened) this.checkSpan(line);
   };
+  private readonly overlong = (line: number, max: number): void => {
+    this.records++;
+    this.rejectedRows++;
+    const item: ParsedItem = {
+      kind: 'rejected',
+      line,
+      reason: `record longer than ${max} bytes (MAX_SETTLEMENT_RECORD_BYTES): skipped`,
+    };
+    this.lastItem = item;
+    this.out.push(item);
+  };
+  private readonly splitter: RecordSplitter;
 
-  constructor(gatewayOrFormat: string, options: ParserOptions = {}) {
+  constructor(gatewayOrFormat: string, options: ParseOptions = {}) {
     this.format = formatForGateway(gatewayOrFormat);
     this.parser = parserFor(this.format, options);
-    this.splitter = new RecordSplitter(!this.parser.unquoted);
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.latestAt = isoOf((options.now ?? Date.now()) + this.limits.maxFutureDays * DAY_MS);
+    this.splitter = new RecordSplitter({
+      maxRecordBytes: this.limits.maxRecordBytes,
+      onOverlong: this.overlong,
+      quoted: !this.parser.unquoted,
+    });
   }
 
   /** Hands the format a file that came with this one (see {@link FormatParser.companion}). */
   companion(name: string, text: string | undefined, problem?: string): void {
     this.parser.companion?.(name, text, problem);
+  }
+
+  /** Fails the file when its rows span more local days than `MAX_SETTLEMENT_PERIOD_DAYS`. */
+  private checkSpan(line?: number): void {
+    if (!this.firstAt || !this.lastAt) return;
+    const offset = this.parser.dayOffsetMinutes;
+    const days =
+      localDayOf(Date.parse(this.lastAt), offset) - localDayOf(Date.parse(this.firstAt), offset) + 1;
+    if (days > this.limits.maxPeriodDays) {
+      throw new SettlementFormatError(
+        `rows span ${days} days (${this.firstAt} to ${this.lastAt}), more than MAX_SETTLEMENT_PERIOD_DAYS (${this.limits.maxPeriodDays})`,
+        line === undefined ? {} : { line },
+      );
+    }
   }
 
   push(text: string): ParsedItem[] {
@@ -141,6 +203,14 @@ export class SettlementParser {
       );
     }
     let period: Period | null = trailer.period ?? null;
+    if (period) {
+      const days = Math.ceil((Date.parse(period.to) - Date.parse(period.from)) / DAY_MS);
+      if (!(days <= this.limits.maxPeriodDays)) {
+        throw new SettlementFormatError(
+          `the file's period ${period.from} to ${period.to} spans ${days} days, more than MAX_SETTLEMENT_PERIOD_DAYS (${this.limits.maxPeriodDays})`,
+        );
+      }
+    }
     if (!period && this.firstAt && this.lastAt) {
       const offset = this.parser.dayOffsetMinutes;
       period = daysToPeriod(
@@ -172,17 +242,13 @@ const PIECE_CHARS = 64 * 1024;
 export async function* readSettlementBatches(
   gateway: string,
   chunks: AsyncIterable<Uint8Array>,
-  options: ParserOptions = {},
+  options: ParseOptions = {},
 ): AsyncGenerator<ParsedItem[], ParseOutcome> {
-  const info: DecodeInfo = {
-    gzip: false,
-    encoding: undefined,
-    bytes: 0,
-    ...(options.maxDecompressedBytes ? { maxBytes: options.maxDecompressedBytes } : {}),
-  };
+  const maxBytes = options.limits?.maxBytes ?? options.maxDecompressedBytes ?? DEFAULT_LIMITS.maxBytes;
+  const info: DecodeInfo = { gzip: false, encoding: undefined, bytes: 0, maxBytes };
   const parser = new SettlementParser(gateway, options);
   let companionsGiven = false;
-  for await (const text of decodeText(chunks, info)) {
+  for await (const text of decodeText(chunks, info, { maxBytes })) {
     if (!companionsGiven) {
       // An archive's other files are read before its main file's first text is handed out.
       companionsGiven = true;
@@ -212,7 +278,7 @@ export async function* readSettlementBatches(
 export async function* readSettlementRows(
   gateway: string,
   chunks: AsyncIterable<Uint8Array>,
-  options: ParserOptions = {},
+  options: ParseOptions = {},
 ): AsyncGenerator<ParsedItem, ParseOutcome> {
   const batches = readSettlementBatches(gateway, chunks, options);
   for (;;) {

@@ -2,8 +2,10 @@
  * The three report files of CONTRACT §5, as pure functions: summary.json (an object), exceptions.csv
  * and report.html (strings). Exceptions are few, so strings are fine; the rows never reach here.
  */
+import { csvCell, csvRecord } from '../csv-cells.ts';
 import { formatMajor, isCurrency, parseDecimal } from '../money.ts';
 import { SettlementConfigError } from './errors.ts';
+import { MAX_REPORT_ID_CHARS, MAX_REPORT_NOTE_CHARS, truncateText } from './limits.ts';
 import {
   CATEGORIES,
   type Category,
@@ -25,22 +27,44 @@ export function zeroCounts(): Record<Category, number> {
   return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
 }
 
-/** Per-currency totals with `differenceMinor` = ledger − settlement, keys sorted for stable output. */
-export function finishTotals(
-  totals: ReadonlyMap<string, Omit<CurrencyTotals, 'differenceMinor'>>,
-): Record<string, CurrencyTotals> {
+/** Sums as matching accumulates them: exact bigint (see `Totals` in match.ts). */
+export interface ExactTotals {
+  readonly ledgerGrossMinor: bigint;
+  readonly settlementGrossMinor: bigint;
+  readonly feesMinor: bigint;
+  readonly netMinor: bigint;
+}
+
+/**
+ * Per-currency totals with `differenceMinor` = ledger − settlement (subtracted exactly), keys sorted
+ * for stable output. summary.json holds JSON numbers: see {@link unsafeTotals} for sums beyond 2^53.
+ */
+export function finishTotals(totals: ReadonlyMap<string, ExactTotals>): Record<string, CurrencyTotals> {
   const out: Record<string, CurrencyTotals> = {};
   for (const currency of [...totals.keys()].sort()) {
     const t = totals.get(currency)!;
     out[currency] = {
-      ledgerGrossMinor: t.ledgerGrossMinor,
-      settlementGrossMinor: t.settlementGrossMinor,
-      feesMinor: t.feesMinor,
-      netMinor: t.netMinor,
-      differenceMinor: t.ledgerGrossMinor - t.settlementGrossMinor,
+      ledgerGrossMinor: Number(t.ledgerGrossMinor),
+      settlementGrossMinor: Number(t.settlementGrossMinor),
+      feesMinor: Number(t.feesMinor),
+      netMinor: Number(t.netMinor),
+      differenceMinor: Number(t.ledgerGrossMinor - t.settlementGrossMinor),
     };
   }
   return out;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Currencies whose sums a JSON number cannot hold exactly (beyond 2^53): the report says so. */
+export function unsafeTotals(totals: ReadonlyMap<string, ExactTotals>): string[] {
+  const unsafe: string[] = [];
+  for (const [currency, t] of totals) {
+    const values = [t.ledgerGrossMinor, t.settlementGrossMinor, t.feesMinor, t.netMinor];
+    values.push(t.ledgerGrossMinor - t.settlementGrossMinor);
+    if (values.some((v) => v > MAX_SAFE || v < -MAX_SAFE)) unsafe.push(currency);
+  }
+  return unsafe.sort();
 }
 
 /** A threshold as an exact decimal (0.005 → 5 / 10^3), so "exceeds" is decided without float error. */
@@ -90,43 +114,39 @@ export function computeDrift(
   return { byValue, byCount: items === 0 ? 0 : off / items, threshold, exceeded };
 }
 
-const EXCEPTION_HEADER =
-  'category,gateway,transaction_id,order_id,currency,settlement_amount_minor,ledger_amount_minor,fee_minor,expected_fee_minor,settled_at,ledger_at,note';
+/** exceptions.csv's first line, CRLF-terminated. */
+export const EXCEPTIONS_CSV_HEADER =
+  'category,gateway,transaction_id,order_id,currency,settlement_amount_minor,ledger_amount_minor,fee_minor,expected_fee_minor,settled_at,ledger_at,note\r\n';
 
-/** RFC 4180 quoting: only when needed (comma, quote, CR/LF, or edge spaces Excel would trim). */
-export function csvField(value: string | number | undefined): string {
-  if (value === undefined) return '';
-  let s = String(value);
-  // Finance opens this in a spreadsheet: text from a settlement file that starts like a formula
-  // (=, +, -, @) is shown as text, not evaluated. Numbers (negative amounts) are left as they are.
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = `'${s}`;
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** One exceptions.csv cell (see {@link csvCell}): text quoted and formula-safe, numbers bare. */
+export const csvField = csvCell;
+
+const id = (value: string | undefined) =>
+  value === undefined ? undefined : truncateText(value, MAX_REPORT_ID_CHARS);
+
+/** One CRLF-terminated exceptions.csv line; ids and the note cut to their report lengths. */
+export function exceptionLine(e: ExceptionItem): string {
+  return csvRecord([
+    e.category,
+    e.gateway,
+    id(e.transactionId),
+    id(e.orderId),
+    id(e.currency),
+    e.settlementAmountMinor,
+    e.ledgerAmountMinor,
+    e.feeMinor,
+    e.expectedFeeMinor,
+    e.settledAt,
+    e.ledgerAt,
+    truncateText(e.note, MAX_REPORT_NOTE_CHARS),
+  ]);
 }
 
 /** exceptions.csv: the exact header, one CRLF-terminated line per item neither matched nor ignored. */
 export function exceptionsCsv(items: readonly ExceptionItem[]): string {
-  const lines = [EXCEPTION_HEADER];
-  for (const e of items) {
-    lines.push(
-      [
-        e.category,
-        e.gateway,
-        e.transactionId,
-        e.orderId,
-        e.currency,
-        e.settlementAmountMinor,
-        e.ledgerAmountMinor,
-        e.feeMinor,
-        e.expectedFeeMinor,
-        e.settledAt,
-        e.ledgerAt,
-        e.note,
-      ]
-        .map(csvField)
-        .join(','),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
+  let out = EXCEPTIONS_CSV_HEADER;
+  for (const e of items) out += exceptionLine(e);
+  return out;
 }
 
 const ESCAPES: Record<string, string> = {
@@ -176,11 +196,17 @@ export function verdictOf(
   return { text: 'Balanced', tone: 'ok' };
 }
 
-const HTML_EXCEPTION_LIMIT = 1000;
+/** report.html lists this many exceptions; exceptions.csv has them all. */
+export const HTML_EXCEPTION_LIMIT = 1000;
 
 /** report.html: one self-contained page (inline CSS and SVG; no scripts, fonts or external styles). */
-export function renderHtml(summary: SettlementSummary, exceptions: readonly ExceptionItem[]): string {
-  const verdict = verdictOf(summary, exceptions.length);
+export function renderHtml(
+  summary: SettlementSummary,
+  exceptions: readonly ExceptionItem[],
+  /** How many exceptions exceptions.csv has, when `exceptions` holds only the first of them. */
+  exceptionCount: number = exceptions.length,
+): string {
+  const verdict = verdictOf(summary, exceptionCount);
   const title = `Settlement reconciliation: ${summary.gateway}${summary.source.key ? `, ${fileStem(summary.source.key)}` : ''}`;
   const reasons = summary.reasons.length
     ? `<ul class="reasons">${summary.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
@@ -215,16 +241,16 @@ export function renderHtml(summary: SettlementSummary, exceptions: readonly Exce
       const c = e.currency ?? '';
       const amount = (v: number | undefined) => (v === undefined ? '' : money(v, c));
       return (
-        `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.kind?.replace(/_/g, ' ') ?? '')}</td><td>${escapeHtml(e.transactionId ?? '')}</td><td>${escapeHtml(e.orderId ?? '')}</td>` +
+        `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.kind?.replace(/_/g, ' ') ?? '')}</td><td>${escapeHtml(id(e.transactionId) ?? '')}</td><td>${escapeHtml(id(e.orderId) ?? '')}</td>` +
         `<td>${escapeHtml(c)}</td><td class="num">${escapeHtml(amount(e.settlementAmountMinor))}</td><td class="num">${escapeHtml(amount(e.ledgerAmountMinor))}</td>` +
         `<td class="num">${escapeHtml(amount(e.feeMinor))}</td><td class="num">${escapeHtml(amount(e.expectedFeeMinor))}</td>` +
-        `<td>${escapeHtml(e.settledAt ?? '')}</td><td>${escapeHtml(e.ledgerAt ?? '')}</td><td>${escapeHtml(e.note)}</td></tr>`
+        `<td>${escapeHtml(e.settledAt ?? '')}</td><td>${escapeHtml(e.ledgerAt ?? '')}</td><td>${escapeHtml(truncateText(e.note, MAX_REPORT_NOTE_CHARS))}</td></tr>`
       );
     })
     .join('');
   const more =
-    exceptions.length > shown.length
-      ? `<p>Showing the first ${shown.length} of ${exceptions.length} items; exceptions.csv has them all.</p>`
+    exceptionCount > shown.length
+      ? `<p>Showing the first ${shown.length} of ${exceptionCount} items; exceptions.csv has them all.</p>`
       : '';
   const period =
     summary.period.from && summary.period.to
@@ -256,7 +282,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#5
 <section><h2>Drift</h2>
 <p>By value: <strong>${formatPercent(summary.drift.byValue)}</strong> against a threshold of ${formatPercent(summary.drift.threshold)}${summary.drift.exceeded ? ' (exceeded: an alert is raised)' : ''}. By count: ${formatPercent(summary.drift.byCount)} of items are not matched.</p></section>
 <section><h2>Counts by category</h2>${svg}</section>
-<section><h2>Exceptions (${exceptions.length})</h2>${more}
+<section><h2>Exceptions (${exceptionCount})</h2>${more}
 <p>Amounts are signed as they move money: payments, refund failures and reinstatements positive; refunds, their adjustments and reversals negative.</p>
 <table><thead><tr><th>Category</th><th>Kind</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
 <tbody>${exceptionRows || '<tr><td colspan="12">None.</td></tr>'}</tbody></table></section>

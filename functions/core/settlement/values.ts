@@ -266,6 +266,14 @@ export function localDayOf(ms: number, offsetMinutes: number): number {
   return Math.floor((ms + offsetMinutes * 60_000) / DAY_MS);
 }
 
+/**
+ * `table[key]` for a key read from a file, as an own property only: a type, status or currency named
+ * `constructor` or `__proto__` is an unknown value, not Object's function or prototype.
+ */
+export function ownValue<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** Unique, non-empty ids in the given order. */
 export function idList(...ids: (string | undefined)[]): string[] {
   const out: string[] = [];

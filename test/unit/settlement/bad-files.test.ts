@@ -85,7 +85,7 @@ describe('truncated files are incomplete, the cut row rejected', () => {
     expect(summary.status).toBe('incomplete');
     expect(summary.reasons[0]).toMatch(/ends mid-row at line 9: truncated/);
     expect(summary.rows.rejected).toBe(1);
-    expect(exceptionsCsv).toMatch(/\r\nrejected,stripe,[^\r]*line 9: /);
+    expect(exceptionsCsv).toMatch(/\r\n"rejected","stripe",[^\r]*line 9: /);
   });
 
   it('PayPal file without its footers', async () => {

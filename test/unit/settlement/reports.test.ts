@@ -9,6 +9,7 @@ import {
   reconcile,
   renderHtml,
 } from '../../../functions/core/settlement/index.ts';
+import { MAX_REPORT_ID_CHARS, MAX_REPORT_NOTE_CHARS } from '../../../functions/core/settlement/limits.ts';
 import { genericCsv } from '../../fixtures/settlement/builders.ts';
 import { chunked, utf8 } from '../../fixtures/settlement/bytes.ts';
 import { FakeLedger, ledgerEntry } from '../../fixtures/settlement/ledger.ts';
@@ -147,8 +148,9 @@ describe('drift', () => {
 });
 
 describe('exceptions.csv', () => {
-  it('quotes commas, quotes and newlines', () => {
+  it('quotes every text cell, and commas, quotes and newlines inside it', () => {
     expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('plain')).toBe('"plain"');
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField('two\nlines')).toBe('"two\nlines"');
     expect(csvField(-1999)).toBe('-1999');
@@ -156,18 +158,34 @@ describe('exceptions.csv', () => {
     const csv = exceptionsCsv([
       { category: 'rejected', gateway: 'acme', note: 'line 3: bad "x", really', line: 3 },
     ]);
-    expect(csv.split('\r\n')[1]).toBe('rejected,acme,,,,,,,,,,"line 3: bad ""x"", really"');
+    expect(csv.split('\r\n')[1]).toBe('"rejected","acme",,,,,,,,,,"line 3: bad ""x"", really"');
   });
 
   it('never hands a spreadsheet a formula from a settlement file', () => {
     expect(csvField('=HYPERLINK("http://evil","x")')).toBe(`"'=HYPERLINK(""http://evil"",""x"")"`);
-    expect(csvField('+cmd|x')).toBe("'+cmd|x");
-    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
-    expect(csvField('-2+3')).toBe("'-2+3");
-    // Amounts stay numbers, signed ones included.
-    expect(csvField('-1999')).toBe('-1999');
-    expect(csvField('-19.99')).toBe('-19.99');
+    expect(csvField('+cmd|x')).toBe(`"'+cmd|x"`);
+    expect(csvField('@SUM(A1)')).toBe(`"'@SUM(A1)"`);
+    expect(csvField('-2+3')).toBe(`"'-2+3"`);
+    // A spreadsheet reading `;` as its separator would split here and run the second cell.
+    expect(csvField('ok;=cmd|"/c calc"!A0')).toBe(`"ok;'=cmd|""/c calc""!A0"`);
+    expect(csvField('ok; @SUM(A1)')).toBe(`"ok; '@SUM(A1)"`);
+    expect(csvField('a\n=1+1')).toBe(`"a\n'=1+1"`);
+    // Amounts are numbers, signed ones included, and stay numbers.
+    expect(csvField(-1999)).toBe('-1999');
     expect(csvField(-5)).toBe('-5');
+  });
+
+  it('cuts ids and notes from a hostile file to their report lengths', () => {
+    const line = exceptionsCsv([
+      {
+        category: 'missing_in_ledger',
+        gateway: 'stripe',
+        transactionId: 'x'.repeat(60_000),
+        note: 'n'.repeat(60_000),
+      },
+    ]).split('\r\n')[1]!;
+    expect(line.length).toBeLessThan(MAX_REPORT_ID_CHARS + MAX_REPORT_NOTE_CHARS + 100);
+    expect(line).toContain('(60000 characters)');
   });
 });
 

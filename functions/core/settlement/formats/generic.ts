@@ -6,7 +6,7 @@
 import { field, resolveColumns, splitFields } from '../csv.ts';
 import { SettlementRowError } from '../errors.ts';
 import type { ParsedItem, RowKind, SettlementRow } from '../types.ts';
-import { currencyOf, idList, isoUtcOf, minorOf, opt } from '../values.ts';
+import { currencyOf, idList, isoUtcOf, minorOf, opt, ownValue } from '../values.ts';
 import { checkConservation, type FormatParser, type FormatTrailer, rejected } from './format.ts';
 
 const COLUMNS = {
@@ -52,7 +52,7 @@ export class GenericParser implements FormatParser {
 
   private row(fields: string[], c: Record<Key, number>, line: number, transactionId: string): SettlementRow {
     const type = field(fields, c.type).toLowerCase();
-    const kind = KINDS[type];
+    const kind = ownValue(KINDS, type);
     if (!kind)
       throw new SettlementRowError(
         `type: ${JSON.stringify(type)} is none of charge|refund|fee|adjustment|payout`,
