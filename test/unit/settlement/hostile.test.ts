@@ -14,12 +14,7 @@ import { MAX_REPORT_ID_CHARS, MAX_REPORT_NOTE_CHARS } from '../../../functions/c
 import { MAX_UNRESOLVED_IN_MEMORY } from '../../../functions/core/settlement/match.ts';
 import { type ExceptionSink, reconcile } from '../../../functions/core/settlement/reconcile.ts';
 import type { ExceptionItem } from '../../../functions/core/settlement/types.ts';
-import {
-  GENERIC_HEADER,
-  genericCsv,
-  stripeCsv,
-  wechatBill,
-} from '../../fixtures/settlement/builders.ts';
+import { GENERIC_HEADER, genericCsv, stripeCsv, wechatBill } from '../../fixtures/settlement/builders.ts';
 import { chunked, gbk, utf8, utf16le } from '../../fixtures/settlement/bytes.ts';
 import { FakeLedger, ledgerEntry } from '../../fixtures/settlement/ledger.ts';
 
