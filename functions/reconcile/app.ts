@@ -97,7 +97,9 @@ export interface ReconcileDeps {
   /**
    * Further consumers of the exceptions as they are decided (open items): each gets every item
    * neither matched nor ignored, batch by batch, and `discard()` when the file turns out `failed`.
-   * Made per object; the run's outcome follows in {@link ReconcileDeps.afterReport}.
+   * Made per object. The items arrive before the run knows whether it may report (a re-notified
+   * content is recomputed, then found `already_reported`): a consumer writes idempotently, or
+   * stages and commits in {@link ReconcileDeps.afterReport}, which runs only for a new report.
    */
   readonly exceptionSinks?: (run: { bucket: string; key: string; gateway: string }) => ExceptionSink[];
   /** Called once the report is written and the content recorded (never for a re-notification). */
