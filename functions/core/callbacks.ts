@@ -392,8 +392,18 @@ export function planRefund(
     ...(extra.cumulativeMinor !== undefined ? { cumulativeMinor: extra.cumulativeMinor } : {}),
   };
   const adjustment = extra.adjustment;
+  // The adjustment shares this refund's fate, unless the refund it corrects was never applied itself.
   const withAdjustment = (entry: LedgerEntry, classification: Classification) =>
-    adjustment ? [{ ...adjustment, orderId: entry.orderId ?? adjustment.orderId, classification }] : [];
+    adjustment
+      ? [
+          {
+            ...adjustment,
+            orderId: entry.orderId ?? adjustment.orderId,
+            classification:
+              adjustment.classification === APPLIED ? classification : adjustment.classification,
+          },
+        ]
+      : [];
   if (!found) {
     return {
       entry: { ...base, classification: 'unmatched' },
