@@ -48,9 +48,6 @@ export interface RefundView {
   readonly items?: readonly { readonly sku: string; readonly quantity: number }[];
 }
 
-/** @deprecated name kept for callers: a refund of any status. */
-export type PendingRefundView = RefundView;
-
 /** What a failed refund of ours gives back (CONTRACT §3 Refund lifecycle). */
 export interface RefundGiveBack {
   readonly refundId: string;
