@@ -48,9 +48,6 @@ export interface RefundView {
   readonly items?: readonly { readonly sku: string; readonly quantity: number }[];
 }
 
-/** @deprecated name kept for callers: a refund of any status. */
-export type PendingRefundView = RefundView;
-
 /** What a failed refund of ours gives back (CONTRACT §3 Refund lifecycle). */
 export interface RefundGiveBack {
   readonly refundId: string;
@@ -392,8 +389,18 @@ export function planRefund(
     ...(extra.cumulativeMinor !== undefined ? { cumulativeMinor: extra.cumulativeMinor } : {}),
   };
   const adjustment = extra.adjustment;
+  // The adjustment shares this refund's fate, unless the refund it corrects was never applied itself.
   const withAdjustment = (entry: LedgerEntry, classification: Classification) =>
-    adjustment ? [{ ...adjustment, orderId: entry.orderId ?? adjustment.orderId, classification }] : [];
+    adjustment
+      ? [
+          {
+            ...adjustment,
+            orderId: entry.orderId ?? adjustment.orderId,
+            classification:
+              adjustment.classification === APPLIED ? classification : adjustment.classification,
+          },
+        ]
+      : [];
   if (!found) {
     return {
       entry: { ...base, classification: 'unmatched' },
