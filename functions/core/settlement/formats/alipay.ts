@@ -67,12 +67,6 @@ const SUMMARY_LINES: readonly { readonly pattern: RegExp; readonly source: strin
       /^#?(交易|退款)合计:(\d+)笔,商家实收(?:退款)?共([+-]?\d+(?:\.\d+)?)元(?:,商家优惠(?:退款)?共([+-]?\d+(?:\.\d+)?)元)?/,
     source: 'Alipay 业务明细 summary lines',
   },
-  {
-    // `#交易合计：3笔，商家实收：￥300.00元`: the wording of older bills.
-    pattern:
-      /^#?(交易|退款)合计:(\d+)笔,商家实收:¥?([+-]?\d+(?:\.\d+)?)元(?:,商家优惠:¥?([+-]?\d+(?:\.\d+)?)元)?/,
-    source: 'older Alipay bills',
-  },
 ];
 
 /**
