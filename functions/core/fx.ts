@@ -4,6 +4,9 @@
  *
  * Rates are 6-decimal strings, "USD/CNY" = "7.123400" meaning 1 USD = 7.1234 CNY (pay currency / base
  * currency). Every comparison goes through money.ts on exact decimals; a float never decides a valve.
+ * A provider that quotes one base for many currencies (Open Exchange Rates, Fixer, the ECB) gives each
+ * pair as a cross rate through that base: exact rational arithmetic on its decimals, rounded once
+ * (crossRate). The provider formats themselves live in fx-formats.ts.
  */
 import type { Alerts } from './alerts.ts';
 import {
@@ -360,7 +363,8 @@ export async function lockRate(deps: RateLockDeps, pay: Currency, now: Date): Pr
   }
   // A live answer older than the cache (a cached live answer, or a refresh that ran meanwhile) says nothing
   // new: the cache is the better rate.
-  if (quote.asOf < cached.asOf) return { pair, rate: cached.rate, asOf: cached.asOf, source: cached.source };
+  if (Date.parse(quote.asOf) < Date.parse(cached.asOf))
+    return { pair, rate: cached.rate, asOf: cached.asOf, source: cached.source };
 
   const live = check.rate;
   const moved = deviationExceeds(live, cached.rate, settings.maxDeviation);
@@ -498,7 +502,7 @@ export async function refreshRates(deps: RefreshDeps, now: Date): Promise<FxRefr
     const last = current.get(pair);
     if (!check.ok) {
       problems.set(pair, check.reason);
-    } else if (last && quote.asOf < last.asOf) {
+    } else if (last && Date.parse(quote.asOf) < Date.parse(last.asOf)) {
       problems.set(pair, 'older_than_stored');
     } else if (last && deviationExceeds(check.rate, last.rate, settings.maxJump)) {
       problems.set(pair, 'jump');
