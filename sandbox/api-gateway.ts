@@ -14,7 +14,23 @@ export interface LocalRoute {
   readonly method: HttpMethod | 'GET' | 'POST' | 'PUT';
   readonly path: string;
   readonly invoke: Invoke;
+  /** `iam` routes carry the caller in `requestContext.authorizer.iam`, as AWS_IAM authorisation does. */
+  readonly auth?: RouteDef['auth'];
 }
+
+/**
+ * The one caller of the sandbox's IAM-authorised routes (the sandbox checks no SigV4 on them): what
+ * API Gateway puts in `requestContext.authorizer.iam` for a signed request, for a fixed identity.
+ */
+export const SANDBOX_CALLER = {
+  accessKey: 'SANDBOXCALLER',
+  accountId: '000000000000',
+  callerId: 'SANDBOXCALLER',
+  cognitoIdentity: null,
+  principalOrgId: null,
+  userArn: 'arn:aws:iam::000000000000:user/sandbox',
+  userId: 'SANDBOXCALLER',
+};
 
 interface CompiledRoute extends LocalRoute {
   readonly pattern: RegExp;
@@ -80,6 +96,7 @@ export function toEvent(
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
       },
+      ...(route.auth === 'iam' ? { authorizer: { iam: SANDBOX_CALLER } } : {}),
       requestId: randomUUID(),
       routeKey: route.routeKey,
       stage: '$default',
@@ -117,7 +134,12 @@ export function routesFromTopology(
   routes: readonly RouteDef[],
   invokeFunction: (name: string) => Invoke,
 ): LocalRoute[] {
-  return routes.map((r) => ({ method: r.method, path: r.path, invoke: invokeFunction(r.function) }));
+  return routes.map((r) => ({
+    method: r.method,
+    path: r.path,
+    auth: r.auth,
+    invoke: invokeFunction(r.function),
+  }));
 }
 
 export async function startApiServer(options: {

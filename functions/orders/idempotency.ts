@@ -20,7 +20,7 @@ import type { Context } from 'aws-lambda';
 import { HttpError, type HttpResult } from '../shared/http.ts';
 
 interface IdempotentInput {
-  /** `{routeKey} {Idempotency-Key}`: the record's key. */
+  /** `{principal} {routeKey} {Idempotency-Key}`: the record's key. */
   readonly key: string;
   /** sha256 of path and raw body: Powertools compares it to the stored one. */
   readonly payloadHash: string;
@@ -46,8 +46,30 @@ export interface IdempotencyOptions {
   readonly expiresAfterSeconds: number;
 }
 
+/**
+ * Who is calling, as API Gateway's AWS_IAM authorisation reports it: the caller's ARN (a role session's
+ * ARN names the session), else its caller id. A key is scoped to it, so one client's key never answers
+ * (or blocks, or reveals) another client's request (Stripe scopes keys to the account the same way).
+ * The sandbox's orders routes carry one fixed caller. An event without one (a direct invocation: every
+ * orders route is IAM-authorised, an infra test holds that) shares the scope `-`.
+ */
+export function callerPrincipal(event: { requestContext?: object }): string | undefined {
+  // APIGatewayProxyEventV2WithIAMAuthorizer's shape; the plain V2 event type does not declare it.
+  const context = event.requestContext as
+    | { authorizer?: { iam?: { userArn?: string | null; callerId?: string | null } } }
+    | undefined;
+  const iam = context?.authorizer?.iam;
+  return iam?.userArn || iam?.callerId || undefined;
+}
+
 export type IdempotentRunner = (
-  request: { routeKey: string; idempotencyKey: string; path: string; body: Buffer },
+  request: {
+    principal: string | undefined;
+    routeKey: string;
+    idempotencyKey: string;
+    path: string;
+    body: Buffer;
+  },
   context: Context,
   work: () => Promise<HttpResult>,
 ) => Promise<HttpResult>;
@@ -85,7 +107,11 @@ export function createIdempotentRunner(options: IdempotencyOptions): IdempotentR
       .digest('hex');
     try {
       const { nonce: storedNonce, ...response } = (await run(
-        { key: `${request.routeKey} ${request.idempotencyKey}`, payloadHash, nonce },
+        {
+          key: `${request.principal ?? '-'} ${request.routeKey} ${request.idempotencyKey}`,
+          payloadHash,
+          nonce,
+        },
         work,
       )) as StoredResult;
       if (storedNonce === nonce) return response;

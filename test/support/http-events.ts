@@ -1,6 +1,7 @@
 /** API Gateway HTTP API (payload 2.0) events and Lambda contexts for invoking handlers in-process. */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { SANDBOX_CALLER } from '../../sandbox/api-gateway.ts';
 
 export function httpEvent(options: {
   method?: string;
@@ -10,6 +11,11 @@ export function httpEvent(options: {
   body?: string | Buffer;
   pathParameters?: Record<string, string>;
   query?: Record<string, string>;
+  /**
+   * The AWS_IAM caller (`requestContext.authorizer.iam.userArn`) of an orders route; `null` for none.
+   * @default the sandbox's fixed caller
+   */
+  callerArn?: string | null;
 }): APIGatewayProxyEventV2 {
   const headers = Object.fromEntries(
     Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
@@ -31,6 +37,13 @@ export function httpEvent(options: {
       domainName: 'localhost',
       domainPrefix: 'test',
       http: { method, path: options.path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      ...(options.callerArn === null
+        ? {}
+        : {
+            authorizer: {
+              iam: { ...SANDBOX_CALLER, userArn: options.callerArn ?? SANDBOX_CALLER.userArn },
+            },
+          }),
       requestId: randomUUID(),
       routeKey: options.routeKey ?? `${method} ${options.path}`,
       stage: '$default',
