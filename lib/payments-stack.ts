@@ -16,6 +16,7 @@ import { PaymentsFunction } from './constructs/payments-function.ts';
 import { PaymentsTable } from './constructs/payments-table.ts';
 import { SettlementsBucket } from './constructs/settlements-bucket.ts';
 import {
+  alertSource,
   bucket as bucketDef,
   callbackFunctionId,
   customMetrics,
@@ -70,7 +71,10 @@ export class PaymentsStack extends Stack {
       FX_PROVIDER_URL: this.node.tryGetContext('fxProviderUrl') ?? defaultSettings.FX_PROVIDER_URL,
     };
 
-    this.alerting = new Alerting(this, 'alerting', { dashboardName: `${this.stackName}-overview` });
+    this.alerting = new Alerting(this, 'alerting', {
+      dashboardName: `${this.stackName}-overview`,
+      alertSource,
+    });
 
     this.tables = Object.fromEntries(
       (Object.keys(tables) as TableName[]).map((name) => [
@@ -206,7 +210,7 @@ export class PaymentsStack extends Stack {
       this.gatewaySecrets[gateway] = secret;
     }
 
-    if (def.alerts) fn.bindAlerts(this.alerting.topic, this.alerting.topicKey);
+    if (def.alerts) fn.bindAlerts(this.alerting.bus);
 
     if (def.async) {
       const dlq = new Queue(this, `${kebab(fnId)}-dlq`, {

@@ -77,7 +77,6 @@ describe('every function', () => {
     }
     if (def.alerts) {
       expected.ALERT_SINK = 'aws';
-      expected.ALERT_TOPIC_ARN = { Ref: logicalId(stack.alerting.topic) };
       expected.ALERT_EVENT_BUS = 'default';
     }
     expect(env).toEqual(expected);
@@ -157,13 +156,6 @@ describe('IAM: exactly what the topology lists', () => {
           "dynamodb:GetItem",
           "dynamodb:PutItem",
           "dynamodb:UpdateItem",
-        ],
-        "topic": [
-          "sns:Publish",
-        ],
-        "topic-key.arn": [
-          "kms:Decrypt",
-          "kms:GenerateDataKey",
         ],
       }
     `);

@@ -1,0 +1,28 @@
+/**
+ * The EventBridge half of the alert adapter, in its own module so functions/adapters/alerts.ts can load
+ * it on the first alert: a dynamic `import()` of the SDK package itself would bundle every EventBridge
+ * command, while this module's static imports keep the bundle tree-shaken to `PutEvents`.
+ */
+import { EventBridgeClient, PutEventsCommand, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
+
+export interface AlertEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: string;
+  readonly eventBus: string;
+}
+
+export function createEventBridgePublisher(): (
+  event: AlertEvent,
+) => Promise<PutEventsResultEntry | undefined> {
+  const client = new EventBridgeClient({});
+  return async (e) => {
+    const out = await client.send(
+      new PutEventsCommand({
+        Entries: [{ Source: e.source, DetailType: e.detailType, Detail: e.detail, EventBusName: e.eventBus }],
+      }),
+    );
+    // PutEvents answers 200 with per-entry failures: hand the failed entry back.
+    return out.FailedEntryCount ? (out.Entries?.[0] ?? {}) : undefined;
+  };
+}
