@@ -1,7 +1,6 @@
 /**
- * The EventBridge half of the alert adapter, in its own module so functions/adapters/alerts.ts can load
- * it on the first alert: a dynamic `import()` of the SDK package itself would bundle every EventBridge
- * command, while this module's static imports keep the bundle tree-shaken to `PutEvents`.
+ * The EventBridge half of the alert adapter: `PutEvents` only, so the bundle keeps that one command's
+ * schema. The client is created by the first call to `createEventBridgePublisher` (the first alert).
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
 

@@ -5,6 +5,7 @@
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { bucket as bucketDef, customMetrics } from '../../lib/topology.ts';
@@ -63,6 +64,8 @@ function parseFeeSchedule(raw: string | undefined): FeeSchedule | undefined {
 export interface ReconcileDeps {
   readonly alerts: Alerts;
   readonly now: () => Date;
+  /** The DynamoDB client (the bench counts requests and read units on it). */
+  readonly dynamo: DynamoDBClient;
 }
 
 export interface ReconcileRun {
@@ -90,7 +93,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const lagDays = Number(config.SETTLEMENT_LAG_DAYS);
   const threshold = Number(config.RECON_ALERT_THRESHOLD);
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
-  const doc = createDocumentClient(createDynamoClient(env));
+  const doc = createDocumentClient(overrides.dynamo ?? createDynamoClient(env));
   const objects = new SettlementObjects(createS3Client(env));
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
   const runs = new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
