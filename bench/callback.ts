@@ -66,8 +66,10 @@ export function countingClient(endpoint: string, tableLabel: (name: string) => s
     if (units > 0) counters.split[label] = (counters.split[label] ?? 0) + units;
   };
   client.middlewareStack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
       counters.requests++;
+      // DynamoDB Local reports `CapacityUnits` alone; the operation says whether they were read or written.
+      const reads = /^(Get|BatchGet|Query|Scan|TransactGet)/.test(context.commandName ?? '');
       const input = args.input as Record<string, unknown>;
       input.ReturnConsumedCapacity ??= 'INDEXES';
       const result = await next(args);
@@ -75,8 +77,11 @@ export function countingClient(endpoint: string, tableLabel: (name: string) => s
       const consumed = Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
       for (const c of consumed) {
         if (!c) continue;
+        if (reads) {
+          counters.readUnits += c.ReadCapacityUnits ?? c.CapacityUnits ?? 0;
+          continue;
+        }
         counters.writeUnits += writeOf(c);
-        counters.readUnits += c.ReadCapacityUnits ?? 0;
         const table = tableLabel(c.TableName ?? '?');
         add(table, c.Table ? writeOf(c.Table) : writeOf(c));
         for (const [index, gsi] of Object.entries(c.GlobalSecondaryIndexes ?? {}))

@@ -19,6 +19,17 @@ export const envCredentialsAlias: Record<string, string> = {
   ),
 };
 
+/**
+ * No event-stream codec: no function uses an event-stream operation, but the SDK's protocol layer
+ * `import()`s the codec, which esbuild then bundles whole (~15 KB per bundle). See
+ * functions/shared/no-event-streams.ts.
+ */
+export const noEventStreamsAlias: Record<string, string> = {
+  '@smithy/core/event-streams': fileURLToPath(
+    new URL('../functions/shared/no-event-streams.ts', import.meta.url),
+  ),
+};
+
 export const bundlingOptions: {
   format: 'esm';
   platform: 'node';
@@ -48,7 +59,7 @@ export const bundlingOptions: {
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
-  alias: envCredentialsAlias,
+  alias: { ...envCredentialsAlias, ...noEventStreamsAlias },
 };
 
 /** The same options as esbuild command-line arguments, for CDK's `NodejsFunction` `esbuildArgs`. */
