@@ -171,7 +171,8 @@ export async function benchCallback(
       requestContext: {} as HttpEvent['requestContext'],
     };
   };
-  const ctx = () => lambdaContext('bench', { memoryMb: 512, timeoutSeconds: 10 });
+  // A generous timeout: on a saturated machine a slow delivery should lower throughput, not abort the bench.
+  const ctx = () => lambdaContext('bench', { memoryMb: 512, timeoutSeconds: 300 });
 
   // Requests and write units, one delivery at a time.
   const [single] = await makeOrders(1);

@@ -1,4 +1,6 @@
 /**
+ * What the bundles leave out (lib/bundling.ts), proven on real bundles in fresh Node processes.
+ *
  * The bundles resolve AWS credentials from the environment only (lib/bundling.ts aliases the SDK's
  * default provider chain to functions/shared/env-credentials.ts). Proven on a real bundle, run in a
  * fresh Node process against DynamoDB Local through a proxy that records each request's SigV4
@@ -6,6 +8,9 @@
  * - env credentials sign the request, even with a profile set whose shared credentials file names
  *   other keys (the SDK's full chain would prefer that profile);
  * - without env credentials nothing is sent, whatever the shared files say: no other source is asked.
+ *
+ * The bundles carry no event-stream codec: the bundled reconcile function still reads a settlement
+ * file from s3rver and writes its reports there (the S3 client is built with the stand-in).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -14,10 +19,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundlingOptions } from '../../lib/bundling.ts';
 import { functions } from '../../lib/topology.ts';
+import { encodeS3EventKey } from '../../sandbox/s3.ts';
+import { stripeCsv } from '../fixtures/settlement/builders.ts';
 import { httpEvent } from '../support/http-events.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
 
@@ -146,4 +154,59 @@ describe('bundled functions sign with environment credentials only', () => {
     expect(again.statusCode).toBe(500);
     expect(seen).toEqual([]);
   });
+});
+
+describe('bundled functions without the event-stream codec', () => {
+  it('the bundled reconcile function reads a settlement file from S3 and writes its reports there', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'daigou-bundle-reconcile-'));
+    const reconcileBundle = path.join(dir, 'reconcile.mjs');
+    await build({
+      ...bundlingOptions,
+      entryPoints: [functions.reconcile!.entry],
+      bundle: true,
+      outfile: reconcileBundle,
+      logLevel: 'error',
+    });
+    const key = 'incoming/stripe/bundle-check.csv';
+    const body = stripeCsv([
+      {
+        kind: 'payment',
+        transactionId: 'pi_bundle1',
+        currency: 'USD',
+        grossMinor: 1999,
+        feeMinor: 88,
+        at: '2026-11-23T01:00:00.000Z',
+      },
+    ]);
+    const put = await r.s3.send(new PutObjectCommand({ Bucket: r.bucket, Key: key, Body: body }));
+    const event = {
+      Records: [
+        {
+          eventName: 'ObjectCreated:Put',
+          s3: {
+            bucket: { name: r.bucket },
+            object: { key: encodeS3EventKey(key), ...(put.VersionId ? { versionId: put.VersionId } : {}) },
+          },
+        },
+      ],
+    };
+    const script = `const m = await import(${JSON.stringify(reconcileBundle)});
+const out = await m.handler(JSON.parse(process.env.EVENT), { getRemainingTimeInMillis: () => 60000 });
+process.stdout.write(JSON.stringify(out));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        ...r.envFor('reconcile'),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        EVENT: JSON.stringify(event),
+      },
+    });
+    const [run] = JSON.parse(stdout) as { outcome: string; reportPrefix: string }[];
+    expect(run).toMatchObject({ outcome: 'reported', reportPrefix: 'reports/stripe/bundle-check/' });
+    const summary = await r.s3.send(
+      new GetObjectCommand({ Bucket: r.bucket, Key: `${run!.reportPrefix}summary.json` }),
+    );
+    const parsed = JSON.parse(await summary.Body!.transformToString()) as { rows: { total: number } };
+    expect(parsed.rows.total).toBe(1);
+  }, 120_000);
 });
