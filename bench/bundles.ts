@@ -56,7 +56,6 @@ export async function benchBundles(
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_METRICS_DISABLED: 'true',
       ALERT_SINK: 'aws',
-      ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:alerts',
       GATEWAY_SECRET_ID: 'daigou/gateways/x',
       ...defaultSettings,
       ...def.environment,

@@ -24,34 +24,68 @@ export interface CallbackBench {
   requestsFirst: number;
   requestsDuplicate: number;
   writeUnitsFirst: number;
+  /** The same write units by table and index (`payments/byOrder`), so the floor can be checked. */
+  writeUnitsFirstSplit: WriteUnitSplit;
   throughputPerSec: number;
   baselineThroughputPerSec: number;
 }
 
-/** A DynamoDB client that counts requests and asks for (and sums) consumed capacity. */
-function countingClient(endpoint: string) {
+/** Write units per table and per index, named as the bench prints them (`orders`, `payments/byOrder`). */
+export type WriteUnitSplit = Record<string, number>;
+
+interface Capacity {
+  TableName?: string;
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+  Table?: { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+  GlobalSecondaryIndexes?: Record<
+    string,
+    { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number }
+  >;
+}
+
+/** Write units of one capacity figure: DynamoDB Local reports `CapacityUnits` (reads and writes in one). */
+const writeOf = (c: { CapacityUnits?: number; ReadCapacityUnits?: number; WriteCapacityUnits?: number }) =>
+  c.WriteCapacityUnits ?? Math.max(0, (c.CapacityUnits ?? 0) - (c.ReadCapacityUnits ?? 0));
+
+/**
+ * A DynamoDB client that counts requests and asks for consumed capacity per table and index
+ * (`INDEXES`: the same total as `TOTAL`, split). Reads issued only to check (GetItem, Query) report
+ * read units, so they add nothing to the write units.
+ */
+export function countingClient(endpoint: string, tableLabel: (name: string) => string = (n) => n) {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
   });
-  const counters = { requests: 0, writeUnits: 0 };
+  const counters = { requests: 0, writeUnits: 0, readUnits: 0, split: {} as WriteUnitSplit };
+  const add = (label: string, units: number) => {
+    if (units > 0) counters.split[label] = (counters.split[label] ?? 0) + units;
+  };
   client.middlewareStack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
       counters.requests++;
+      // DynamoDB Local reports `CapacityUnits` alone; the operation says whether they were read or written.
+      const reads = /^(Get|BatchGet|Query|Scan|TransactGet)/.test(context.commandName ?? '');
       const input = args.input as Record<string, unknown>;
-      input.ReturnConsumedCapacity ??= 'TOTAL';
+      input.ReturnConsumedCapacity ??= 'INDEXES';
       const result = await next(args);
-      const out = result.output as { ConsumedCapacity?: unknown };
+      const out = result.output as { ConsumedCapacity?: Capacity | Capacity[] };
       const consumed = Array.isArray(out.ConsumedCapacity) ? out.ConsumedCapacity : [out.ConsumedCapacity];
       for (const c of consumed) {
-        const cap = c as
-          | { WriteCapacityUnits?: number; CapacityUnits?: number; ReadCapacityUnits?: number }
-          | undefined;
-        if (cap)
-          counters.writeUnits +=
-            cap.WriteCapacityUnits ?? Math.max(0, (cap.CapacityUnits ?? 0) - (cap.ReadCapacityUnits ?? 0));
+        if (!c) continue;
+        if (reads) {
+          counters.readUnits += c.ReadCapacityUnits ?? c.CapacityUnits ?? 0;
+          continue;
+        }
+        counters.writeUnits += writeOf(c);
+        const table = tableLabel(c.TableName ?? '?');
+        add(table, c.Table ? writeOf(c.Table) : writeOf(c));
+        for (const [index, gsi] of Object.entries(c.GlobalSecondaryIndexes ?? {}))
+          add(`${table}/${index}`, writeOf(gsi));
       }
       return result;
     },
@@ -67,7 +101,8 @@ export async function benchCallback(
   log: (s: string) => void,
 ): Promise<CallbackBench> {
   const tables = sandboxTableNames(`-bench-${randomBytes(3).toString('hex')}`);
-  const { client, counters } = countingClient(dynamodbEndpoint);
+  const byName = new Map(Object.entries(tables).map(([logical, physical]) => [physical, logical]));
+  const { client, counters } = countingClient(dynamodbEndpoint, (n) => byName.get(n) ?? n);
   await ensureTables(client, tables);
   const doc = createDocumentClient(client);
   const secret = `whsec_${randomBytes(24).toString('base64url')}`;
@@ -136,17 +171,20 @@ export async function benchCallback(
       requestContext: {} as HttpEvent['requestContext'],
     };
   };
-  const ctx = () => lambdaContext('bench', { memoryMb: 512, timeoutSeconds: 10 });
+  // A generous timeout: on a saturated machine a slow delivery should lower throughput, not abort the bench.
+  const ctx = () => lambdaContext('bench', { memoryMb: 512, timeoutSeconds: 300 });
 
   // Requests and write units, one delivery at a time.
   const [single] = await makeOrders(1);
   const firstEvent = eventFor(single!);
   counters.requests = 0;
   counters.writeUnits = 0;
+  counters.split = {};
   const first = await handler(firstEvent, ctx());
   if (!first.body.includes('processed')) throw new Error(`bench: first delivery answered ${first.body}`);
   const requestsFirst = counters.requests;
   const writeUnitsFirst = counters.writeUnits;
+  const writeUnitsFirstSplit = { ...counters.split };
   counters.requests = 0;
   const dup = await handler(firstEvent, ctx());
   if (!dup.body.includes('duplicate')) throw new Error(`bench: duplicate answered ${dup.body}`);
@@ -154,10 +192,16 @@ export async function benchCallback(
   log(
     `callback: ${requestsFirst} requests / ${writeUnitsFirst} WCU first, ${requestsDuplicate} request duplicate`,
   );
+  log(
+    `callback: write units of a first delivery by table/index: ${Object.entries(writeUnitsFirstSplit)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 
   // Throughput, alternating baseline and full runs so drift on a noisy machine hits both alike.
   const N = 2000;
-  const rounds = 3;
+  // Median of 5 rounds each: one round on a shared 2-core machine swings by ±20 %.
+  const rounds = 5;
   const full: number[] = [];
   const base: number[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -179,6 +223,7 @@ export async function benchCallback(
     requestsFirst,
     requestsDuplicate,
     writeUnitsFirst,
+    writeUnitsFirstSplit,
     throughputPerSec: Math.round(median(full)),
     baselineThroughputPerSec: Math.round(median(base)),
   };

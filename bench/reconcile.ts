@@ -47,7 +47,8 @@ function run(mode: 'bare' | 'reconcile' | 'unmatched', file: string): Sample {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Sample;
 }
 
-async function fileOf(dir: string, rows: number, log: (s: string) => void): Promise<string> {
+/** The generated Stripe file of `rows` rows under `dir`, written once and reused. */
+export async function stripeFile(dir: string, rows: number, log: (s: string) => void): Promise<string> {
   const file = path.join(dir, `stripe-${rows}.csv`);
   if (!existsSync(file)) {
     log(`reconcile: generating ${rows.toLocaleString('en')} rows…`);
@@ -65,7 +66,7 @@ export async function benchReconcile(
   const scaling: ReconcileBench['scaling'] = [];
   let main: Omit<ReconcileBench, 'scaling'> | undefined;
   for (const n of sizes) {
-    const file = await fileOf(dir, n, log);
+    const file = await stripeFile(dir, n, log);
     const rounds = n === rows ? 3 : 1;
     const bare: number[] = [];
     const full: Sample[] = [];
@@ -109,7 +110,7 @@ export async function benchReconcileUnmatched(
   const scaling: ReconcileUnmatchedBench['scaling'] = [];
   let main: Sample | undefined;
   for (const n of sizes) {
-    const file = await fileOf(dir, n, log);
+    const file = await stripeFile(dir, n, log);
     const sample = run('unmatched', file);
     if (sample.rows !== n || sample.status !== 'complete' || !sample.exceptions) {
       throw new Error(`reconcileUnmatched bench: expected ${n} rows complete, got ${JSON.stringify(sample)}`);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,reconcileUnmatched,bundles,fx]`:
+ * `npm run bench [-- --json] [-- --rows N] [-- --only callback,reconcile,reconcileHandler,reconcileUnmatched,bundles,fx]`:
  * the benchmarks of CONTRACT §8, plus `fx` (provider calls per 1,000 orders, bench/fx.ts) as an extra
  * field. Progress goes to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
@@ -9,10 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDynamoDbLocal } from '../sandbox/dynamodb.ts';
 import { freePort } from '../sandbox/ports.ts';
+import { startS3Local } from '../sandbox/s3.ts';
 import { benchBundles } from './bundles.ts';
 import { benchCallback } from './callback.ts';
 import { benchFx } from './fx.ts';
-import { benchReconcile, benchReconcileUnmatched } from './reconcile.ts';
+import { benchReconcile, benchReconcileUnmatched, stripeFile } from './reconcile.ts';
+import { benchReconcileHandler } from './reconcile-handler.ts';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -21,7 +23,7 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
-    only: { type: 'string', default: 'callback,reconcile,reconcileUnmatched,bundles,fx' },
+    only: { type: 'string', default: 'callback,reconcile,reconcileHandler,reconcileUnmatched,bundles,fx' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -44,6 +46,25 @@ if (only.has('fx')) {
     result.fx = await benchFx(db.endpoint, log);
   } finally {
     await db.stop();
+  }
+}
+if (only.has('reconcileHandler')) {
+  const rows = 100_000;
+  const [db, s3] = await Promise.all([
+    startDynamoDbLocal({ port: await freePort() }),
+    startS3Local({ port: await freePort(), bucket: 'settlements' }),
+  ]);
+  try {
+    const file = await stripeFile(workDir, rows, log);
+    result.reconcileHandler = await benchReconcileHandler(
+      { dynamodb: db.endpoint, s3: s3.endpoint },
+      file,
+      rows,
+      rows,
+      log,
+    );
+  } finally {
+    await Promise.all([db.stop(), s3.stop()]);
   }
 }
 if (only.has('reconcile')) result.reconcile = await benchReconcile(workDir, Number(values.rows), log);

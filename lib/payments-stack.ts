@@ -18,6 +18,7 @@ import { PaymentsTable } from './constructs/payments-table.ts';
 import { SettlementsBucket } from './constructs/settlements-bucket.ts';
 import { grantsOf } from './permissions.ts';
 import {
+  alertSource,
   bucket as bucketDef,
   callbackFunctionId,
   customMetrics,
@@ -92,7 +93,10 @@ export class PaymentsStack extends Stack {
     this.fxMaxAgeSeconds = fx.FX_MAX_AGE_SECONDS;
     this.fxProviderSecret = fx.FX_PROVIDER === 'base-rates' ? this.createFxProviderSecret() : undefined;
 
-    this.alerting = new Alerting(this, 'alerting', { dashboardName: `${this.stackName}-overview` });
+    this.alerting = new Alerting(this, 'alerting', {
+      dashboardName: `${this.stackName}-overview`,
+      alertSource,
+    });
 
     this.tables = Object.fromEntries(
       (Object.keys(tables) as TableName[]).map((name) => [
@@ -246,7 +250,7 @@ export class PaymentsStack extends Stack {
       );
     }
 
-    if (def.alerts) fn.bindAlerts(this.alerting.topic, this.alerting.topicKey);
+    if (def.alerts) fn.bindAlerts(this.alerting.bus);
 
     if (def.async) {
       const dlq = new Queue(this, `${kebab(fnId)}-dlq`, {

@@ -13,7 +13,6 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -42,7 +41,6 @@ import type { Gateway } from '../core/gateways/types.ts';
 import { type Env, readConfig, required } from '../shared/config.ts';
 import { type HttpEvent, lowerCaseHeaders, rawBody } from '../shared/http.ts';
 import { createObservability } from '../shared/observability.ts';
-import { createTracer } from '../shared/tracing.ts';
 
 /** HTTP APIs cannot cap the body before the function runs: this is the very first check. */
 export const MAX_BODY_BYTES = 262_144;
@@ -125,10 +123,7 @@ const OUTCOME_METRIC: Record<CallbackOutcome | 'in_progress', string> = {
 export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
   const config = readConfig(ConfigSchema, env);
   const { logger, metrics } = createObservability(env, 'daigou-callback');
-  const tracer = createTracer(env, 'daigou-callback');
   const dynamo = overrides.dynamo ?? createDynamoClient(env);
-  // Patches the client in place: a subsegment per DynamoDB call (a no-op when tracing is off).
-  tracer.captureAWSv3Client(dynamo);
   const store =
     overrides.store ??
     new DynamoCallbackStore(dynamo, { payments: config.PAYMENTS_TABLE, orders: config.ORDERS_TABLE });
@@ -198,14 +193,13 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
 
   const lambda = async (event: HttpEvent, context: Context) => {
     idempotencyConfig.registerLambdaContext(context);
-    tracer.putAnnotation('gateway', config.GATEWAY);
     const answer = await handle(event);
-    tracer.putAnnotation('status', answer.statusCode);
     metrics.publishStoredMetrics();
     return answer;
   };
-  // Tracer's middy middleware (not idempotency's: see STYLE.md) opens the handler subsegment.
-  return middy(lambda).use(captureLambdaHandler(tracer, { captureResponse: false }));
+  // Traced by Lambda's active tracing (the function's segment, no X-Ray SDK in the bundle: see
+  // functions/shared/tracing.ts); every log line carries the trace id, gateway and outcome.
+  return middy(lambda);
 
   /** Transient: the gateway retries; the 5xx alarm counts these. */
   function retryLater() {
@@ -273,7 +267,6 @@ export function createHandler(env: Env, overrides: Partial<CallbackDeps> = {}) {
       }
     }
     metrics.addMetric(OUTCOME_METRIC[outcome], MetricUnit.Count, 1);
-    tracer.putAnnotation('outcome', outcome);
     logger.info('callback', { gateway: config.GATEWAY, key, eventId: e.eventId, outcome });
     return ack(200, { status: outcome });
   }

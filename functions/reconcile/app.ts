@@ -7,6 +7,7 @@
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { bucket as bucketDef, customMetrics, gateways } from '../../lib/topology.ts';
@@ -110,6 +111,8 @@ export interface ReconcileDeps {
     reportPrefix: string;
     result: ReconcileResult;
   }) => Promise<void>;
+  /** The DynamoDB client (the bench counts requests and read units on it). */
+  readonly dynamo: DynamoDBClient;
 }
 
 export interface ReconcileRun {
@@ -146,7 +149,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const gatewayNames = new Set(gateways.map((g) => g.name));
   const prefixes = { incoming: bucketDef.incomingPrefix, reports: bucketDef.reportsPrefix };
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
-  const doc = createDocumentClient(createDynamoClient(env));
+  const doc = createDocumentClient(overrides.dynamo ?? createDynamoClient(env));
   const objects = new SettlementObjects(createS3Client(env));
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
   const runs = overrides.reconciliations ?? new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);

@@ -11,6 +11,8 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { EventBus, EventField, type IEventBus, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -21,6 +23,8 @@ import { Construct } from 'constructs';
 export interface AlertingProps {
   /** Dashboard name. */
   readonly dashboardName: string;
+  /** EventBridge `source` of the functions' alerts, fanned out to the topic. */
+  readonly alertSource: string;
 }
 
 export interface AlarmOptions {
@@ -39,14 +43,21 @@ export interface AlarmOptions {
 
 /**
  * The alert topic (SNS, encrypted with a customer-managed key, TLS only), CloudWatch alarms that notify
- * it, and the service dashboard.
+ * it, the rule that forwards the functions' alerts from EventBridge to it, and the service dashboard.
+ *
+ * Functions raise an alert with one `PutEvents` on the default bus (`bus`); the rule matching
+ * `source: alertSource` publishes it to the topic. So automation (any rule on that source) and people
+ * (the topic) see the same alerts, and no function carries an SNS client (see functions/adapters/alerts.ts).
  *
  * The topic needs a customer-managed key: the AWS-managed `alias/aws/sns` key's policy cannot be changed,
- * so CloudWatch alarms could not publish to a topic encrypted with it.
+ * so neither CloudWatch alarms nor EventBridge could publish to a topic encrypted with it.
  */
 export class Alerting extends Construct {
   readonly topic: Topic;
   readonly topicKey: Key;
+  /** The bus functions publish alerts to (the account's default bus). */
+  readonly bus: IEventBus;
+  readonly alertRule: Rule;
   readonly dashboard: Dashboard;
   readonly alarms: Alarm[] = [];
 
@@ -72,6 +83,35 @@ export class Alerting extends Construct {
       masterKey: this.topicKey,
       enforceSSL: true,
     });
+
+    this.bus = EventBus.fromEventBusName(this, 'default-bus', 'default');
+    this.alertRule = new Rule(this, 'alerts-to-topic', {
+      description: `Forwards ${props.alertSource} alerts to the alert topic`,
+      eventBus: this.bus,
+      eventPattern: { source: [props.alertSource] },
+    });
+    // The SnsTopic target adds the topic policy statement for events.amazonaws.com (scoped to this rule).
+    this.alertRule.addTarget(
+      new SnsTopic(this.topic, {
+        // What a person reads: the alert's type, its detail and when and where it was raised.
+        message: RuleTargetInput.fromObject({
+          detailType: EventField.detailType,
+          detail: EventField.fromPath('$.detail'),
+          at: EventField.time,
+          account: EventField.account,
+          region: EventField.region,
+        }),
+      }),
+    );
+    // EventBridge publishes to the encrypted topic: the key must let it (SNS's documented key policy for
+    // AWS event sources publishing to an SSE topic; no source condition, as for CloudWatch above).
+    this.topicKey.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'], // in a key policy, `*` means this key
+      }),
+    );
 
     this.dashboard = new Dashboard(this, 'dashboard', {
       dashboardName: props.dashboardName,

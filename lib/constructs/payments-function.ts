@@ -1,17 +1,16 @@
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { bundlingOptions } from '../bundling.ts';
-import type { BucketGrant, DynamoAction } from '../topology.ts';
+import { bundlingOptions, esbuildAliasArgs } from '../bundling.ts';
+import type { BucketGrant, DynamoAction, GsiDef, S3Action } from '../topology.ts';
 
 export interface PaymentsFunctionProps {
   /** Absolute path of the TypeScript entry point (exports `handler`). */
@@ -105,6 +104,8 @@ export class PaymentsFunction extends Construct {
         banner: bundlingOptions.banner.js,
         sourceMap: true,
         sourceMapMode: SourceMapMode.EXTERNAL,
+        // Credentials from the environment only (see lib/bundling.ts).
+        esbuildArgs: esbuildAliasArgs(),
         // Bundle everything, the AWS SDK included: tree-shaken, it cold-starts faster than the runtime copy
         // and pins the SDK version we test against.
         externalModules: [],
@@ -184,28 +185,15 @@ export class PaymentsFunction extends Construct {
   }
 
   /**
-   * Alerts go to the SNS topic (people) and the default EventBridge bus (automation). Publishing to a
-   * KMS-encrypted topic needs `kms:GenerateDataKey` and `kms:Decrypt` on its key.
+   * Alerts are one `events:PutEvents` on `bus` (the default bus), where the alerting construct's rule
+   * fans them out to the SNS topic: the function needs neither `sns:Publish` nor the topic key.
    */
-  bindAlerts(topic: ITopic, topicKey: IKey): this {
-    const stack = Stack.of(this);
-    const defaultBus = Arn.format(
-      {
-        service: 'events',
-        resource: 'event-bus',
-        resourceName: 'default',
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      },
-      stack,
-    );
+  bindAlerts(bus: IEventBus): this {
     this.addEnvironment('ALERT_SINK', 'aws');
-    this.addEnvironment('ALERT_TOPIC_ARN', topic.topicArn);
-    this.addEnvironment('ALERT_EVENT_BUS', 'default');
-    this.role.addToPolicy(new PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
+    this.addEnvironment('ALERT_EVENT_BUS', bus.eventBusName);
     this.role.addToPolicy(
-      new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [topicKey.keyArn] }),
+      new PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }),
     );
-    this.role.addToPolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [defaultBus] }));
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  alertSource,
   customMetrics,
   defaultThrottle,
   functions,
@@ -128,7 +129,10 @@ describe('HTTP API', () => {
 describe('FX schedule', () => {
   it('rate(5 minutes) → fxRefresh', () => {
     expect(schedules).toEqual([{ function: 'fxRefresh', everyMinutes: 5, runAtStart: true }]);
-    built.template.resourceCountIs('AWS::Events::Rule', 1);
+    // The other rule is alerting's fan-out (an event pattern, no schedule).
+    expect(
+      resourcesOfType(built.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties!.ScheduleExpression),
+    ).toHaveLength(1);
     built.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       State: 'ENABLED',
@@ -179,6 +183,48 @@ describe('alerting', () => {
         Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       }),
     );
+  });
+
+  it('alerts raised on EventBridge reach the topic: one rule on the default bus, allowed by topic and key', () => {
+    const rules = resourcesOfType(built.json, 'AWS::Events::Rule').filter(
+      ([, r]) => JSON.stringify(r.Properties!.EventPattern) === JSON.stringify({ source: [alertSource] }),
+    );
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties!.EventBusName).toBe('default');
+    expect(rule.Properties!.State).toBe('ENABLED');
+    expect(rule.Properties!.Targets).toEqual([
+      expect.objectContaining({ Arn: { Ref: topicId() }, InputTransformer: expect.any(Object) }),
+    ]);
+    built.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId() }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'events.amazonaws.com' },
+          }),
+        ]),
+      },
+    });
+    const key = built.json.Resources[logicalId(built.stack.alerting.topicKey)]!;
+    expect((key.Properties!.KeyPolicy as { Statement: unknown[] }).Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
+    );
+  });
+
+  it('no function may publish to the topic itself: alerts leave a function only through EventBridge', () => {
+    for (const [id, fn] of Object.entries(built.stack.functions)) {
+      const policies = resourcesOfType(built.json, 'AWS::IAM::Policy').filter(([, p]) =>
+        JSON.stringify(p.Properties!.Roles).includes(logicalId(fn.role)),
+      );
+      expect(JSON.stringify(policies), id).not.toContain('sns:Publish');
+    }
   });
 
   it('every alarm notifies the alert topic', () => {

@@ -78,7 +78,6 @@ describe('every function', () => {
     }
     if (def.alerts) {
       expected.ALERT_SINK = 'aws';
-      expected.ALERT_TOPIC_ARN = { Ref: logicalId(stack.alerting.topic) };
       expected.ALERT_EVENT_BUS = 'default';
     }
     expect(env).toEqual(expected);
@@ -189,13 +188,6 @@ describe('IAM: exactly what the topology lists', () => {
         ],
         "table:payments.arn/index/byOrder": [
           "dynamodb:Query",
-        ],
-        "topic": [
-          "sns:Publish",
-        ],
-        "topic-key.arn": [
-          "kms:Decrypt",
-          "kms:GenerateDataKey",
         ],
       }
     `);

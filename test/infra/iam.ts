@@ -96,12 +96,8 @@ export function expectedAccess(fnId: string, def: FunctionDef): Record<string, s
     const gateway = gateways.find((g) => callbackFunctionId(g.name) === fnId)!.name;
     add(`secret:${gateway}`, 'secretsmanager:GetSecretValue');
   }
-  if (def.alerts) {
-    add('topic', 'sns:Publish');
-    // The topic is encrypted with a customer-managed key: publishers need these two on it.
-    add('topic-key.arn', 'kms:GenerateDataKey', 'kms:Decrypt');
-    add(DEFAULT_BUS, 'events:PutEvents');
-  }
+  // Alerts are one PutEvents on the default bus; the alerting rule, not the function, publishes to SNS.
+  if (def.alerts) add(DEFAULT_BUS, 'events:PutEvents');
   if (def.async) add(`dlq:${fnId}.arn`, 'sqs:SendMessage');
   return Object.fromEntries(Object.entries(map).map(([k, v]) => [k, [...v].sort()]));
 }
