@@ -10,7 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { bundlingOptions, esbuildAliasArgs } from '../bundling.ts';
-import type { BucketGrant, DynamoAction, GsiDef, S3Action } from '../topology.ts';
+import type { BucketGrant, DynamoAction } from '../topology.ts';
 
 export interface PaymentsFunctionProps {
   /** Absolute path of the TypeScript entry point (exports `handler`). */

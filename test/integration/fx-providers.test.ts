@@ -232,7 +232,7 @@ describe('base-rates: Open Exchange Rates', () => {
     expect(result).toMatchObject({
       refused: false,
       updated: 5,
-      source: '127.0.0.1:' + provider.base.split(':')[2],
+      source: `127.0.0.1:${provider.base.split(':')[2]}`,
     });
     expect(result.asOf).toBe(t0.toISOString());
     expect(result.pairs).toEqual({

@@ -73,7 +73,7 @@ describe('cumulative refund_fee in any order', () => {
         ([amounts, order]) => {
           const cumulatives = amounts.map((_, i) => amounts.slice(0, i + 1).reduce((s, a) => s + a, 0));
           const ledger = replay(cumulatives, order);
-          amounts.forEach((a, i) => expect(own(ledger, `r${i}`)).toBe(a));
+          for (const [i, a] of amounts.entries()) expect(own(ledger, `r${i}`)).toBe(a);
           expect(ledger.reduce((s, e) => s + e.amountMinor, 0)).toBe(cumulatives.at(-1));
           // Totals move only by what arrived: at every prefix the sum equals the highest cumulative so far.
           for (let n = 1; n <= order.length; n++) {
