@@ -202,16 +202,24 @@ export class DynamoCallbackStore implements CallbackStore {
               Key,
               UpdateExpression: [
                 'SET refundedPayMinor = refundedPayMinor + :amount, #status = :next, updatedAt = :now',
+                'refundSeq = if_not_exists(refundSeq, :zero) + :one',
                 reserved ? 'pendingRefundPayMinor = pendingRefundPayMinor - :reserved' : '',
                 statusChanges ? 'statusHistory = list_append(statusHistory, :history)' : '',
               ]
                 .filter(Boolean)
                 .join(', '),
               // Optimistic: the refunded total and status we decided on, so two refunds cannot overshoot.
-              ConditionExpression:
+              ConditionExpression: [
                 'attribute_exists(pk) AND refundedPayMinor = :seen AND #status = :seenStatus',
+                change.seenRefundSeq === 0
+                  ? '(refundSeq = :seq OR attribute_not_exists(refundSeq))'
+                  : 'refundSeq = :seq',
+              ].join(' AND '),
               ExpressionAttributeNames: { '#status': 'status' },
               ExpressionAttributeValues: {
+                ':seq': change.seenRefundSeq,
+                ':zero': 0,
+                ':one': 1,
                 ':amount': change.amountMinor,
                 ':next': change.nextStatus,
                 ':now': now,
@@ -273,9 +281,9 @@ export class DynamoCallbackStore implements CallbackStore {
     history: (status: string, reason: string) => { status: string; at: string; reason: string }[],
   ): TransactItem[] {
     const now = entry.receivedAt;
-    const sets = ['updatedAt = :now'];
+    const sets = ['updatedAt = :now', 'refundSeq = if_not_exists(refundSeq, :zero) + :one'];
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':now': now };
+    const values: Record<string, unknown> = { ':now': now, ':zero': 0, ':one': 1 };
     const conditions = ['attribute_exists(pk)'];
     const { refund, unapply } = change;
     if (unapply) {
@@ -299,7 +307,6 @@ export class DynamoCallbackStore implements CallbackStore {
       );
       values[':base'] = refund.baseAmountMinor;
       values[':pay'] = refund.payAmountMinor;
-      values[':zero'] = 0;
       if (refund.reserved) sets.push('pendingRefundPayMinor = pendingRefundPayMinor - :pay');
       (refund.items ?? []).forEach((item, i) => {
         names['#q'] = 'refundedQuantities';
@@ -473,5 +480,6 @@ function toView(order: OrderRecord): OrderView {
     ...(order.paidBy ? { paidBy: order.paidBy } : {}),
     refundedPayMinor: order.refundedPayMinor ?? 0,
     pendingRefundPayMinor: order.pendingRefundPayMinor ?? 0,
+    refundSeq: order.refundSeq ?? 0,
   };
 }

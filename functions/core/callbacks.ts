@@ -36,6 +36,8 @@ export interface OrderView {
   readonly paidBy?: string;
   readonly refundedPayMinor: number;
   readonly pendingRefundPayMinor: number;
+  /** Bumped by every refund commit: a refund decided on a stale order cannot commit (see `refund`). */
+  readonly refundSeq: number;
 }
 
 /** One of the order's refunds (any status): failures are found by explicit id only. */
@@ -81,6 +83,11 @@ export type OrderChange =
       readonly amountMinor: number;
       readonly seenRefundedPayMinor: number;
       readonly seenStatus: OrderStatus;
+      /**
+       * The refund sequence seen: an Alipay refund whose correction nets to 0 leaves the refunded total
+       * unchanged, so the total alone cannot tell that another refund committed in between.
+       */
+      readonly seenRefundSeq: number;
       readonly nextStatus: OrderStatus;
       /** The pending (or abnormal) refund of ours this completes, if any. */
       readonly refundId?: string;
@@ -470,6 +477,7 @@ export function planRefund(
       amountMinor: delta,
       seenRefundedPayMinor: order.refundedPayMinor,
       seenStatus: order.status,
+      seenRefundSeq: order.refundSeq,
       nextStatus: refunded === order.payAmountMinor ? 'refunded' : 'partially_refunded',
       ...(pending
         ? {
@@ -655,7 +663,13 @@ async function planRefundEvent(event: NormalizedEvent, deps: ApplyDeps, received
     return planRefund(evt, event.amountMinor, found, receivedAt);
   }
   // Alipay: refund_fee is the trade's cumulative refunded amount; refunds arrive in any order.
-  const trade = (await deps.store.listEntriesOfOrder(orderId)).filter(
+  const ofOrder = await deps.store.listEntriesOfOrder(orderId);
+  if (found && appliedRefunds(ofOrder) !== found.order.refundedPayMinor) {
+    // The byOrder index has not caught up with the order yet (GSIs are eventually consistent): deciding
+    // on it could split the cumulative amount wrongly, so the gateway's retry decides instead.
+    throw new TransientStoreError(`ledger index behind order ${orderId}`);
+  }
+  const trade = ofOrder.filter(
     (e) =>
       e.gateway === event.gateway &&
       e.refundOf === event.refundOf &&
@@ -684,6 +698,17 @@ async function planRefundEvent(event: NormalizedEvent, deps: ApplyDeps, received
   });
 }
 
+/** The refunded total the ledger entries of one order account for (what the order's own total must equal). */
+function appliedRefunds(entries: readonly LedgerEntry[]): number {
+  let total = 0;
+  for (const e of entries) {
+    if (e.classification !== APPLIED) continue;
+    if (e.kind === 'refund' || e.kind === 'refund_adjustment') total += e.amountMinor;
+    else if (e.kind === 'refund_failed') total -= e.amountMinor;
+  }
+  return total;
+}
+
 /**
  * A refund the gateway failed, closed or cancelled (Stripe `refund.failed`, `refund.updated` to
  * failed/canceled). Found only by explicit id: our `metadata.refund_id`, or the refund entry the
@@ -697,8 +722,10 @@ async function planRefundFailure(event: NormalizedEvent, deps: ApplyDeps, receiv
   const { orderId, found } = await paymentContext(event, deps, refundEntry?.orderId);
   const refundId = event.refundId ?? refundEntry?.refundId;
   const ours = refundId ? found?.refunds.find((r) => r.refundId === refundId) : undefined;
+  const applied = refundEntry?.classification === APPLIED && found !== undefined;
   const entry: LedgerEntry = {
-    ...toEntry(event, found ? 'processed' : 'unmatched', receivedAt),
+    // `processed` only when it takes an applied refund back; `refund_failed` when it never was applied.
+    ...toEntry(event, !found ? 'unmatched' : applied ? 'processed' : 'refund_failed', receivedAt),
     ...(orderId ? { orderId } : {}),
     ...(ours ? { refundId: ours.refundId } : {}),
   };
@@ -714,7 +741,7 @@ async function planRefundFailure(event: NormalizedEvent, deps: ApplyDeps, receiv
       applied: refundEntry?.classification === APPLIED,
     },
   };
-  if (refundEntry?.classification === APPLIED && found) {
+  if (applied && refundEntry) {
     const { order } = found;
     const refunded = order.refundedPayMinor - refundEntry.amountMinor;
     return {

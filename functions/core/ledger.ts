@@ -17,8 +17,9 @@ export type Classification =
   /** A refund that would take the refunded total above the paid amount: recorded, flagged, never applied. */
   | 'refund_exceeds_paid'
   /**
-   * A `refund` entry written beside its `refund_failed` because the refund failed before it was applied
-   * (Stripe's balance shows both); a later success of that refund is recorded, never applied.
+   * A refund failed before it was applied: its `refund` entry, written beside the `refund_failed` one
+   * (Stripe's balance shows both), and that `refund_failed` entry; neither moved the order's total.
+   * A later success of that refund is recorded, never applied.
    */
   | 'refund_failed'
   /** An `attempt` recording that the gateway closed our pending refund (WeChat Pay `REFUND.CLOSED`). */

@@ -85,6 +85,8 @@ export interface OrderRecord {
   readonly refundPayCumulativeMinor?: number;
   /** Quantity refunded per sku (refunds by items). */
   readonly refundedQuantities?: Readonly<Record<string, number>>;
+  /** Bumped by every refund callback that changes the order: the callback's optimistic-concurrency token. */
+  readonly refundSeq?: number;
   /** Set to baseCurrency when the order is paid: puts it in the refund buffer's GSI. */
   readonly bufferCurrency?: Currency;
 }

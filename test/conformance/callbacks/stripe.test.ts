@@ -303,7 +303,7 @@ describe('stripe refund lifecycle', () => {
       amountMinor: payAmount,
     });
     expect(await h.entry(`stripe#${re}#refund_failed`)).toMatchObject({
-      classification: 'processed',
+      classification: 'refund_failed',
       refundId,
     });
 
