@@ -10,6 +10,7 @@ export const ALERT_TYPES = [
   'Refund Exceeds Paid',
   'Amount Mismatch',
   'Unmatched Payment',
+  'Open Items Aging',
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

@@ -10,12 +10,15 @@ import * as z from 'zod/mini';
 import { bucket as bucketDef, customMetrics } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
+import { DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';
 import { DynamoLedgerLookup } from '../adapters/settlement-ledger.ts';
 import { ReconciliationStore, SettlementObjects } from '../adapters/settlement-reports.ts';
 import type { Alerts } from '../core/alerts.ts';
+import { openItemsNote } from '../core/open-items/render.ts';
+import { recordReconciliation } from '../core/open-items/use-cases.ts';
 import type { FeeSchedule } from '../core/settlement/match.ts';
 import { reconcile } from '../core/settlement/reconcile.ts';
-import { fileStem } from '../core/settlement/report.ts';
+import { fileStem, withOpenItemsSection } from '../core/settlement/report.ts';
 import type { SettlementSummary } from '../core/settlement/types.ts';
 import { ConfigError, type Env, readConfig, required } from '../shared/config.ts';
 import { createObservability } from '../shared/observability.ts';
@@ -23,6 +26,7 @@ import { createObservability } from '../shared/observability.ts';
 const ConfigSchema = z.object({
   PAYMENTS_TABLE: required(),
   RECONCILIATIONS_TABLE: required(),
+  OPEN_ITEMS_TABLE: required(),
   SETTLEMENTS_BUCKET: required(),
   SETTLEMENT_LAG_DAYS: z._default(
     z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of days')),
@@ -91,9 +95,15 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const threshold = Number(config.RECON_ALERT_THRESHOLD);
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
   const doc = createDocumentClient(createDynamoClient(env));
-  const objects = new SettlementObjects(createS3Client(env));
+  const s3 = createS3Client(env);
+  const objects = new SettlementObjects(s3);
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
   const runs = new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
+  const openItems = {
+    store: new DynamoOpenItemsStore(doc, config.OPEN_ITEMS_TABLE),
+    reports: new S3OpenItemsReports(s3, config.SETTLEMENTS_BUCKET, bucketDef.reportsPrefix),
+    ledger,
+  };
   const alerts = overrides.alerts ?? createAlerts(env);
   const now = overrides.now ?? (() => new Date());
 
@@ -131,7 +141,19 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     // Another invocation is writing this very content: fail so Lambda retries after it has finished.
     if (claim === 'busy') throw new ReconciliationBusyError(key);
 
-    await objects.writeReports(bucket, reportPrefix, result);
+    // Open items are recorded before the report is written, so report.html can say what is still open.
+    const open = await recordReconciliation(openItems, {
+      gateway,
+      file: key,
+      at,
+      exceptions: result.exceptions,
+      claimed: result.claimed,
+    });
+    const html = withOpenItemsSection(
+      result.html,
+      openItemsNote(open.openFromEarlierFiles, open.open, reportPrefix),
+    );
+    await objects.writeReports(bucket, reportPrefix, { ...result, html });
     // Recorded before alerting: a crash in between loses at most the alert, never doubles it.
     await runs.complete(objectId, result.sha256, result.summary, reportPrefix);
     const { summary } = result;

@@ -72,6 +72,8 @@ export interface MatchOutcome {
   readonly counts: Record<Category, number>;
   readonly totals: Map<string, Totals>;
   readonly exceptions: ExceptionItem[];
+  /** Whether a row of the file claimed this ledger key (matched or not): what settles a pending entry. */
+  readonly claimed: (ledgerKey: string) => boolean;
 }
 
 export interface MatcherOptions {
@@ -101,6 +103,14 @@ function fallbackRefs(row: SettlementRow): string[] {
   return row.references.filter(
     (r) => r !== row.refundOf && (row.transactionId === undefined || r !== row.orderId),
   );
+}
+
+/**
+ * The row's own id, which tells two rows for one ledger entry apart: Stripe's balance transaction
+ * (`txn_…`) when the file has one, else the row's transaction id, else its line.
+ */
+function rowIdOf(row: SettlementRow): string {
+  return row.references.find((r) => r.startsWith('txn_')) ?? row.transactionId ?? `line-${row.line}`;
 }
 
 function entryKeys(entry: LedgerEntry): string[] {
@@ -272,6 +282,9 @@ export class Matcher {
         currency: entry.currency,
         ledgerAmountMinor: signedLedger(entry),
         ledgerAt: entry.receivedAt,
+        kind: entry.kind,
+        ledgerKey: entry.pk,
+        references: entryKeys(entry).filter((k) => k !== entry.orderId),
         note: pending
           ? `${entry.kind} received ${entry.receivedAt}, within the ${lagDays}-day settlement lag: expected in a later file`
           : `${entry.kind} received ${entry.receivedAt}, no settlement row for it`,
@@ -279,7 +292,12 @@ export class Matcher {
     }
     this.exceptions.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     ledgerSide.sort((a, b) => (a.ledgerAt! < b.ledgerAt! ? -1 : a.ledgerAt! > b.ledgerAt! ? 1 : 0));
-    return { counts: this.counts, totals: this.totals, exceptions: [...this.exceptions, ...ledgerSide] };
+    return {
+      counts: this.counts,
+      totals: this.totals,
+      exceptions: [...this.exceptions, ...ledgerSide],
+      claimed: (key) => this.claimed.has(key),
+    };
   }
 
   private totalsFor(currency: string): Totals {
@@ -343,6 +361,10 @@ export class Matcher {
       settledAt: row.settledAt,
       note: `line ${row.line}: ${note}`,
       line: row.line,
+      kind: entry?.kind ?? row.kind,
+      ...(entry ? { ledgerKey: entry.pk } : {}),
+      references: fallbackRefs(row),
+      rowId: rowIdOf(row),
     });
   }
 

@@ -41,6 +41,8 @@ export interface ReconcileResult {
   readonly exceptions: readonly ExceptionItem[];
   /** sha256 (hex) of the bytes as read (before gunzip): the content identity for "same content, one report". */
   readonly sha256: string;
+  /** Whether a row of this file claimed the ledger key: settles a pending or missing open item. */
+  readonly claimed: (ledgerKey: string) => boolean;
 }
 
 /**
@@ -128,6 +130,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
   };
   let summary: SettlementSummary;
   let exceptions: ExceptionItem[];
+  let claimed: (ledgerKey: string) => boolean = () => false;
   if (failure !== undefined || !outcome) {
     // The file is not its format: compare nothing (its coverage is unknown), say why.
     exceptions = [];
@@ -146,6 +149,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
   } else {
     const matched = await matcher.finish(outcome.period);
     exceptions = matched.exceptions;
+    claimed = matched.claimed;
     const totals = finishTotals(matched.totals);
     const drift = computeDrift(totals, matched.counts, threshold);
     summary = {
@@ -167,5 +171,6 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     html: renderHtml(summary, exceptions),
     exceptions,
     sha256,
+    claimed,
   };
 }
