@@ -3,6 +3,7 @@
  * CONTRACT §8. Progress goes to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
  */
+import '../bin/cli-env.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,9 +12,6 @@ import { freePort } from '../sandbox/ports.ts';
 import { benchBundles } from './bundles.ts';
 import { benchCallback } from './callback.ts';
 import { benchReconcile } from './reconcile.ts';
-
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values } = parseArgs({
   options: {

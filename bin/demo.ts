@@ -2,14 +2,12 @@
  * `npm run demo [-- --orders 300 --retries 120 --rate 30]`: replays the incident against a running
  * sandbox (found through endpoints.json), or starts one for the duration of the demo.
  */
+import './cli-env.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../sandbox/demo.ts';
 import { type Endpoints, type Sandbox, startSandbox } from '../sandbox/main.ts';
 import { progressLine, readEndpoints } from './endpoints.ts';
-
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values } = parseArgs({
   options: {

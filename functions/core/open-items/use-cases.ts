@@ -261,7 +261,7 @@ export async function runDaily(
     if (item.agingAlertedAt) continue;
     let claimed = false;
     await update(deps.store, item.id, item, (c) => {
-      if (!c || c.state !== 'open' || c.agingAlertedAt) return c;
+      if (c?.state !== 'open' || c.agingAlertedAt) return c;
       claimed = true;
       return { ...c, agingAlertedAt: at };
     });
