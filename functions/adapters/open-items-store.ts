@@ -148,9 +148,8 @@ export class DynamoOpenItemsStore implements OpenItemsStore {
   }
 
   private queryInput(query: OpenItemsQuery): QueryCommandInput {
-    const names: Record<string, string> = { '#first': 'firstSeenAt' };
+    const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
-    let key: string;
     if (query.gateway) {
       names['#p'] = 'gatewayState';
       values[':p'] = `${query.gateway}#${query.state}`;
@@ -158,9 +157,10 @@ export class DynamoOpenItemsStore implements OpenItemsStore {
       names['#p'] = 'state';
       values[':p'] = query.state;
     }
-    key = '#p = :p';
+    let key = '#p = :p';
     if (query.firstSeenBefore) {
       key += ' AND #first < :before';
+      names['#first'] = 'firstSeenAt';
       values[':before'] = query.firstSeenBefore;
     }
     const filter: string[] = [];

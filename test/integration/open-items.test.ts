@@ -215,6 +215,24 @@ describe('settled by itself', () => {
     ]);
   });
 
+  it('the daily run settles a row whose ledger entry was written on a day no later file covers', async () => {
+    const w = await world('2026-11-24T09:00:00.000Z');
+    await upload(w, 'orphan.csv', [payment('pi_orphan', 4200, '2026-11-23T10:00:00.000Z')]);
+    await seed(w, [
+      ledgerEntry({
+        gateway: 'stripe',
+        transactionId: 'pi_orphan',
+        amountMinor: 4200,
+        currency: 'USD',
+        receivedAt: '2026-11-20T12:00:00.000Z',
+      }),
+    ]);
+    expect(await w.daily({ time: '2026-11-25T00:00:00.000Z' })).toMatchObject({ settled: 1, open: 0 });
+    const [item] = (await list(w, { state: 'settled' })).body.items;
+    expect(item).toMatchObject({ settledBy: { how: 'ledger_entry', ledgerKey: 'stripe#pi_orphan#payment' } });
+    expect(item!.history.at(-1)).toMatchObject({ change: 'settled', by: 'system:daily' });
+  });
+
   it('a row without its payment intent finds the pi_ item through its charge: one item', async () => {
     const w = await world('2026-11-24T09:00:00.000Z');
     const at = '2026-11-23T10:00:00.000Z';
@@ -326,6 +344,7 @@ describe('the list', () => {
     expect(pages).toBeGreaterThan(1);
     expect(seen.sort()).toEqual(rows.map((r) => `stripe#${r.transactionId}#payment`).sort());
 
+    w.clock.now = new Date('2026-11-24T10:00:00.000Z');
     const filtered = await list(w, { category: 'missing_in_ledger', gateway: 'stripe', olderThanDays: '0' });
     expect(filtered.body.totals.USD?.count).toBe(5);
     expect((await list(w, { olderThanDays: '3' })).body.items).toEqual([]);

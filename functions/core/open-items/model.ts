@@ -239,6 +239,11 @@ export function applySighting(
   }
   const seen = { ...existing, lastSeenAt: ctx.at, lastSeenFile: ctx.file };
   if (existing.state !== 'open') return seen;
+  // The two halves meet: an earlier file's row had no ledger entry, and this file lists that entry
+  // (written since, by a late callback) as unsettled. The row was settled then; the entry is here now.
+  if (isRowSide(existing.category) && isLedgerSide(s.category) && s.ledgerKey) {
+    return settle(seen, { how: 'ledger_entry', ledgerKey: s.ledgerKey }, ctx);
+  }
   const changed = existing.category !== s.category;
   return {
     ...seen,
