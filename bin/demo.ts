@@ -48,8 +48,8 @@ try {
   }
   const orders = Number(values.orders);
   const retries = Math.min(Number(values.retries), orders);
-  if (!Number.isInteger(orders) || orders < 3 || !Number.isInteger(retries) || retries < 0) {
-    throw new Error('--orders must be a whole number ≥ 3 and --retries a whole number ≥ 0');
+  if (!Number.isInteger(orders) || orders < 5 || !Number.isInteger(retries) || retries < 0) {
+    throw new Error('--orders must be a whole number ≥ 5 and --retries a whole number ≥ 0');
   }
   const result = await runDemo({
     endpoints,
@@ -63,7 +63,9 @@ try {
     },
     progress: progressLine,
   });
-  if (result.ledgerTotalMinor !== result.paidOrdersTotalMinor) process.exitCode = 1;
+  if (result.ledgerTotalMinor !== result.paidOrdersTotalMinor || result.secondDay.stillOpen !== 0) {
+    process.exitCode = 1;
+  }
 } catch (error) {
   console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
