@@ -151,7 +151,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     });
     const html = withOpenItemsSection(
       result.html,
-      openItemsNote(open.openFromEarlierFiles, open.open, reportPrefix),
+      openItemsNote(open.openFromEarlierFiles, open.open, reportPrefix, open.untracked),
     );
     await objects.writeReports(bucket, reportPrefix, { ...result, html });
     // Recorded before alerting: a crash in between loses at most the alert, never doubles it.

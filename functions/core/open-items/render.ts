@@ -141,11 +141,19 @@ ${bands}
  * The line each file's report.html carries about the open list, linking the page from the file's own
  * report folder (`reports/{gateway}/…/{stem}/` → `reports/open-items.html`).
  */
-export function openItemsNote(openFromEarlierFiles: number, open: number, reportPrefix: string): string {
+export function openItemsNote(
+  openFromEarlierFiles: number,
+  open: number,
+  reportPrefix: string,
+  untracked = 0,
+): string {
   const depth = reportPrefix.split('/').filter(Boolean).length - 1;
   const href = `${'../'.repeat(Math.max(0, depth))}open-items.html`;
+  const skipped = untracked
+    ? `<p>This file's ${untracked} exceptions are more than the open-items list takes from one file: none of them was opened. Check that the file belongs to this gateway and that the ledger is complete, then upload it again.</p>`
+    : '';
   return (
     `<section class="open-items"><h2>Open items</h2><p>${openFromEarlierFiles} item(s) from earlier files are still open ` +
-    `(${open} in all, this file's included): <a href="${esc(href)}">open items</a>.</p></section>`
+    `(${open} in all, this file's included): <a href="${esc(href)}">open items</a>.</p>${skipped}</section>`
   );
 }

@@ -73,6 +73,16 @@ export interface OpenItemsDeps {
   readonly reports: OpenItemsReports;
 }
 
+/**
+ * A file with more exceptions than this opens no items: such a file is a file-level problem (the wrong
+ * gateway's file, a ledger not yet loaded), which its own report shows, not thousands of items for a
+ * person to resolve one by one. It also keeps the reconcile function's time bounded: 1,000,000
+ * unmatched rows would otherwise mean 1,000,000 conditional writes.
+ */
+export const MAX_ITEMS_PER_FILE = 2000;
+/** Item writes in flight at once. */
+const CONCURRENCY = 8;
+
 /** Version conflicts retried per item before the run fails (and is retried as a whole). */
 const MAX_ATTEMPTS = 5;
 const LEDGER_BATCH = 100;
@@ -115,6 +125,8 @@ export interface RecordInput {
 
 export interface RecordOutcome {
   readonly seen: number;
+  /** Exceptions not turned into items because the file had more than {@link MAX_ITEMS_PER_FILE}. */
+  readonly untracked: number;
   readonly opened: number;
   readonly settled: number;
   /** Open items now, and how many of them earlier files first showed. */
@@ -135,11 +147,13 @@ export async function recordReconciliation(
   const at = input.at.toISOString();
   const ctx = { at, by: SYSTEM_RECONCILE, file: input.file };
   // One sighting per id: a file listing the same exception twice still makes one item.
-  const sightings = new Map<string, Sighting>();
+  let sightings = new Map<string, Sighting>();
   for (const e of input.exceptions) {
     const s = sightingOf(e);
     if (s) sightings.set(`${s.baseId}${s.suffix}`, s);
   }
+  const untracked = sightings.size > MAX_ITEMS_PER_FILE ? sightings.size : 0;
+  if (untracked) sightings = new Map();
   const aliasKeys = [...new Set([...sightings.values()].flatMap((s) => s.candidates))];
   const aliases = await store.findAliases(aliasKeys);
   const ids = new Map<string, Sighting>();
@@ -152,11 +166,11 @@ export async function recordReconciliation(
   }
   const existing = await store.getMany([...ids.keys()]);
   let opened = 0;
-  for (const [id, s] of ids) {
+  await pool([...ids], CONCURRENCY, async ([id, s]) => {
     const before = existing.get(id);
     await update(store, id, before, (current) => applySighting(current, id, s, ctx));
     if (!before) opened++;
-  }
+  });
   await store.putAliases(newAliases);
 
   const candidates: OpenItem[] = [];
@@ -174,7 +188,15 @@ export async function recordReconciliation(
   }
   settled += await settleFromLedger(deps, candidates, ctx);
   const { open, fromOtherFiles } = await publish(deps, input.at, input.file);
-  return { seen: ids.size, opened, settled, open, openFromEarlierFiles: fromOtherFiles };
+  return { seen: ids.size, untracked, opened, settled, open, openFromEarlierFiles: fromOtherFiles };
+}
+
+async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
 /** Row items whose ledger entry has since been written (looked up under every reference) settle. */
