@@ -4,6 +4,7 @@
  * field. Progress goes to stderr; with --json the last stdout line is the result object.
  * Numbers compared with each other (full vs baseline, reconcile vs bare readline) come from the same run.
  */
+import '../bin/cli-env.ts';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,9 +16,6 @@ import { benchCallback } from './callback.ts';
 import { benchFx } from './fx.ts';
 import { benchReconcile, benchReconcileUnmatched, stripeFile } from './reconcile.ts';
 import { benchReconcileHandler } from './reconcile-handler.ts';
-
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values } = parseArgs({
   options: {

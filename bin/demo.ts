@@ -2,14 +2,12 @@
  * `npm run demo [-- --orders 300 --retries 120 --rate 30]`: replays the incident against a running
  * sandbox (found through endpoints.json), or starts one for the duration of the demo.
  */
+import './cli-env.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../sandbox/demo.ts';
 import { type Endpoints, type Sandbox, startSandbox } from '../sandbox/main.ts';
 import { progressLine, readEndpoints } from './endpoints.ts';
-
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values } = parseArgs({
   options: {
@@ -50,8 +48,8 @@ try {
   }
   const orders = Number(values.orders);
   const retries = Math.min(Number(values.retries), orders);
-  if (!Number.isInteger(orders) || orders < 3 || !Number.isInteger(retries) || retries < 0) {
-    throw new Error('--orders must be a whole number ≥ 3 and --retries a whole number ≥ 0');
+  if (!Number.isInteger(orders) || orders < 5 || !Number.isInteger(retries) || retries < 0) {
+    throw new Error('--orders must be a whole number ≥ 5 and --retries a whole number ≥ 0');
   }
   const result = await runDemo({
     endpoints,
@@ -65,7 +63,9 @@ try {
     },
     progress: progressLine,
   });
-  if (result.ledgerTotalMinor !== result.paidOrdersTotalMinor) process.exitCode = 1;
+  if (result.ledgerTotalMinor !== result.paidOrdersTotalMinor || result.secondDay.stillOpen !== 0) {
+    process.exitCode = 1;
+  }
 } catch (error) {
   console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

@@ -13,8 +13,37 @@ export function readEndpoints(file?: string): Endpoints {
   return JSON.parse(readFileSync(location, 'utf8')) as Endpoints;
 }
 
-/** One progress line, rewritten in place on a terminal. */
-export function progressLine(text: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r${text}\u001b[K`);
-  else process.stderr.write(`${text}\n`);
+export interface ProgressOptions {
+  readonly isTTY: boolean;
+  readonly write: (text: string) => void;
+  /** Least time between two lines when the output is no terminal. @default 5000 */
+  readonly intervalMs?: number;
+  readonly now?: () => number;
 }
+
+/**
+ * A progress reporter. On a terminal it rewrites one line in place; otherwise (`npm run demo | tee
+ * log`, CI) each call would be a line of its own, hundreds per step, so it prints the first update and
+ * then at most one line every few seconds.
+ */
+export function createProgress(options: ProgressOptions): (text: string) => void {
+  const interval = options.intervalMs ?? 5000;
+  const now = options.now ?? Date.now;
+  let last = Number.NEGATIVE_INFINITY;
+  return (text) => {
+    if (options.isTTY) {
+      options.write(`\r${text}\u001b[K`);
+      return;
+    }
+    const t = now();
+    if (t - last < interval) return;
+    last = t;
+    options.write(`${text}\n`);
+  };
+}
+
+/** One progress line on stderr: rewritten in place on a terminal, every few seconds otherwise. */
+export const progressLine = createProgress({
+  isTTY: Boolean(process.stderr.isTTY),
+  write: (text) => process.stderr.write(text),
+});

@@ -6,6 +6,7 @@
  * and where the report is, and saves the three report files locally.
  * Exit code: 0 balanced, 3 drift above the threshold, 4 incomplete or failed file, 1 error.
  */
+import './cli-env.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,8 +14,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../functions/adapters/aws-clients.ts';
 import { describeSummary, uploadAndWait } from '../sandbox/settlement-upload.ts';
 import { progressLine, readEndpoints } from './endpoints.ts';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -6,13 +6,12 @@
  *   AWS                 --queue <sqs-url> [--max 10]     replays the on-failure queue's invocation records
  *   both                --dry-run                        lists what would be replayed, changes nothing
  */
+import './cli-env.ts';
 import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type ReplayOutcome, replayFromQueue, replayInSandbox } from '../sandbox/replay.ts';
 import { progressLine, readEndpoints } from './endpoints.ts';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { values } = parseArgs({
   options: {

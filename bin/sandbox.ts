@@ -3,6 +3,7 @@
  * started within 5 s; a crash stops it too, and the reaper covers even SIGKILL.
  */
 
+import './cli-env.ts';
 import { type Sandbox, startSandbox } from '../sandbox/main.ts';
 import { SandboxStartError } from '../sandbox/ports.ts';
 
@@ -18,8 +19,6 @@ function portFromEnv(name: string, fallback: number): number {
 }
 
 // One process runs every function: settings Powertools and the SDK read from process.env go here.
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const started = Date.now();
 let sandbox: Sandbox | undefined;

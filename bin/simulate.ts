@@ -16,6 +16,7 @@
  *   --endpoints FILE      endpoints.json with the gateway keys (default $SANDBOX_DIR/endpoints.json)
  *   --json                print the summary as JSON
  */
+import './cli-env.ts';
 import { parseArgs } from 'node:util';
 import { assertCurrency } from '../functions/core/money.ts';
 import { SCENARIOS, type Scenario, simulate } from '../sandbox/simulator.ts';

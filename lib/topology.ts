@@ -92,6 +92,28 @@ export const tables = {
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
   },
+  openItems: {
+    sandboxName: 'daigou-open-items',
+    envVar: 'OPEN_ITEMS_TABLE',
+    description:
+      'Reconciliation exceptions kept across files (pk "item#{id}") and the aliases that find them by every reference (pk "alias#{gateway}#{ref}#{kind}").',
+    partitionKey: { name: 'pk', type: 'S' },
+    gsis: [
+      {
+        // The list and the daily run: every item in one state, oldest first. Open items are few
+        // (hundreds), so one partition per state is no hot key; settled and resolved ones are read rarely.
+        indexName: 'byState',
+        partitionKey: { name: 'state', type: 'S' },
+        sortKey: { name: 'firstSeenAt', type: 'S' },
+      },
+      {
+        // A reconciliation of one gateway settles that gateway's open items; the list filters by gateway.
+        indexName: 'byGatewayState',
+        partitionKey: { name: 'gatewayState', type: 'S' },
+        sortKey: { name: 'firstSeenAt', type: 'S' },
+      },
+    ],
+  },
 } as const satisfies Record<string, TableDef>;
 
 export type TableName = keyof typeof tables;
@@ -192,6 +214,15 @@ const callbackTables = {
   idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
 } as const satisfies FunctionDef['tables'];
 
+/** Open items are read-modify-written with a version condition; aliases are batch-read and put. */
+const openItemsWriter = [
+  'GetItem',
+  'BatchGetItem',
+  'Query',
+  'PutItem',
+  'BatchWriteItem',
+] as const satisfies readonly DynamoAction[];
+
 /** Function ids are camelCase; CDK construct ids are derived from them. */
 export const functions: Record<string, FunctionDef> = {
   ...Object.fromEntries(
@@ -266,15 +297,39 @@ export const functions: Record<string, FunctionDef> = {
     tables: {
       payments: ['BatchGetItem'],
       reconciliations: ['PutItem', 'UpdateItem'],
+      openItems: openItemsWriter,
     },
     // One gateway's ledger entries per day; settlement rows are looked up by key (BatchGetItem).
-    indexes: { payments: ['byGatewayDay'] },
+    // Open items are listed per gateway and state.
+    indexes: { payments: ['byGatewayDay'], openItems: ['byGatewayState', 'byState'] },
     // Reads the uploaded settlement files, writes the reports: nothing else in the bucket.
     bucket: [
       { prefix: bucket.incomingPrefix, actions: ['GetObject', 'GetObjectVersion'] },
       // exceptions.csv is streamed as a multipart upload, aborted when the run may not report.
       { prefix: bucket.reportsPrefix, actions: ['PutObject', 'AbortMultipartUpload'] },
     ],
+    alerts: true,
+    async: true,
+  },
+  openItems: {
+    entry: 'functions/open-items/handler.ts',
+    description: 'Lists open reconciliation items and records their resolution by a person',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    tables: { openItems: ['GetItem', 'Query', 'PutItem'] },
+    indexes: { openItems: ['byGatewayState', 'byState'] },
+    // Regenerates reports/open-items.{csv,html} after a resolution, and writes nothing else.
+    bucket: [{ prefix: `${bucket.reportsPrefix}open-items.`, actions: ['PutObject'] }],
+  },
+  openItemsDaily: {
+    entry: 'functions/open-items/open-items-daily/handler.ts',
+    description:
+      'Daily: settles open items whose ledger entry has since been written, ages pending ones, alerts on old ones',
+    memoryMb: 256,
+    timeoutSeconds: 300,
+    tables: { openItems: openItemsWriter, payments: ['BatchGetItem'] },
+    indexes: { openItems: ['byGatewayState', 'byState'] },
+    bucket: [{ prefix: `${bucket.reportsPrefix}open-items.`, actions: ['PutObject'] }],
     alerts: true,
     async: true,
   },
@@ -313,6 +368,13 @@ export const routes: readonly RouteDef[] = [
   { method: 'GET', path: '/orders/{orderId}', function: 'orders', auth: 'iam' },
   { method: 'POST', path: '/orders/{orderId}/refunds', function: 'orders', auth: 'iam' },
   { method: 'GET', path: '/refund-buffer', function: 'orders', auth: 'iam' },
+  { method: 'GET', path: '/reconciliation/open-items', function: 'openItems', auth: 'iam' },
+  {
+    method: 'POST',
+    path: '/reconciliation/open-items/{id}/resolve',
+    function: 'openItems',
+    auth: 'iam',
+  },
 ];
 
 /** Stage-wide default throttling. */
@@ -320,7 +382,14 @@ export const defaultThrottle = { rateLimit: 100, burstLimit: 200 } as const;
 
 export const s3Triggers = [{ prefix: bucket.incomingPrefix, function: 'reconcile' }] as const;
 
-export const schedules = [{ function: 'fxRefresh', everyMinutes: 5, runAtStart: true }] as const;
+/**
+ * Timers. `sandboxRoute` names the sandbox-only `POST /_sandbox/schedules/{name}` that runs one now
+ * (its optional `{"now":"…"}` becomes the scheduled event's `time`, the clock the handler reads).
+ */
+export const schedules = [
+  { function: 'fxRefresh', everyMinutes: 5, runAtStart: true },
+  { function: 'openItemsDaily', everyMinutes: 24 * 60, runAtStart: false, sandboxRoute: 'open-items-daily' },
+] as const;
 
 /** Event source of alerts on EventBridge (CONTRACT §6). */
 export const alertSource = 'daigou.payments';
@@ -404,6 +473,7 @@ export const defaultSettings = {
   SETTLEMENT_LAG_DAYS: '2',
   RECON_ALERT_THRESHOLD: '0.005',
   REFUND_BUFFER_RATE: '0.006',
+  OPEN_ITEM_MAX_AGE_DAYS: '7',
 } as const;
 
 /**

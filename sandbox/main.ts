@@ -215,6 +215,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           body: JSON.stringify(await invoke('fxRefresh', scheduledEvent())),
         }),
       },
+      // Runs a schedule now; `{"now":"…"}` stands in for the clock (the event's `time`).
+      ...schedules.flatMap((schedule): LocalRoute[] =>
+        'sandboxRoute' in schedule
+          ? [
+              {
+                method: 'POST',
+                path: `/_sandbox/schedules/${schedule.sandboxRoute}`,
+                invoke: async (event) => {
+                  const now = scheduleTime(event.body, event.isBase64Encoded);
+                  if (now === undefined) {
+                    return jsonResult(400, {
+                      error: 'validation_error',
+                      details: [{ path: 'now', message: 'must be an ISO 8601 date-time' }],
+                    });
+                  }
+                  return jsonResult(200, await invoke(schedule.function, scheduledEvent(now)));
+                },
+              },
+            ]
+          : [],
+      ),
       {
         method: 'GET',
         path: '/_sandbox/alerts',
@@ -334,14 +355,29 @@ function jsonResult(statusCode: number, body: unknown) {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
-function scheduledEvent() {
+/** The optional `{"now":"…"}` of a schedule route; undefined when it is there but no date-time. */
+function scheduleTime(body: string | undefined, base64: boolean | undefined): Date | undefined {
+  const text = body ? (base64 ? Buffer.from(body, 'base64').toString('utf8') : body) : '';
+  if (!text.trim()) return new Date();
+  try {
+    const parsed = JSON.parse(text) as { now?: unknown };
+    if (parsed.now === undefined) return new Date();
+    if (typeof parsed.now !== 'string') return undefined;
+    const at = new Date(parsed.now);
+    return Number.isNaN(at.getTime()) ? undefined : at;
+  } catch {
+    return undefined;
+  }
+}
+
+function scheduledEvent(at: Date = new Date()) {
   return {
     version: '0',
     id: crypto.randomUUID(),
     'detail-type': 'Scheduled Event',
     source: 'aws.events',
     account: '000000000000',
-    time: new Date().toISOString(),
+    time: at.toISOString(),
     region: 'us-east-1',
     resources: ['arn:aws:events:us-east-1:000000000000:rule/fx-refresh'],
     detail: {},

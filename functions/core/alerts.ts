@@ -15,6 +15,7 @@ export const ALERT_TYPES = [
   'Refund Abnormal',
   'Dispute Reinstated',
   'Settlement Upload Rejected',
+  'Open Items Aging',
 ] as const;
 
 export type AlertType = (typeof ALERT_TYPES)[number];

@@ -58,7 +58,7 @@ function describe(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return issue.expected === 'int'
         ? 'must be an integer'
-        : `must be ${issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}`;
+        : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
     case 'too_small':
       if (issue.origin === 'array') return `must have at least ${issue.minimum} item(s)`;
       if (issue.origin === 'string') return 'must not be empty';

@@ -13,6 +13,7 @@ import * as z from 'zod/mini';
 import { bucket as bucketDef, customMetrics, gateways } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
+import { DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';
 import { DynamoLedgerLookup } from '../adapters/settlement-ledger.ts';
 import {
   ReconciliationStore,
@@ -20,10 +21,13 @@ import {
   type StreamedReportFile,
 } from '../adapters/settlement-reports.ts';
 import type { Alerts } from '../core/alerts.ts';
+import { openItemsNote } from '../core/open-items/render.ts';
+import { MAX_ITEMS_PER_FILE, recordReconciliation } from '../core/open-items/use-cases.ts';
 import { DEFAULT_LIMITS } from '../core/settlement/limits.ts';
 import type { FeeSchedule } from '../core/settlement/match.ts';
 import { type ExceptionSink, type ReconcileResult, reconcile } from '../core/settlement/reconcile.ts';
-import type { SettlementSummary } from '../core/settlement/types.ts';
+import { withOpenItemsSection } from '../core/settlement/report.ts';
+import type { ExceptionItem, SettlementSummary } from '../core/settlement/types.ts';
 import { settlementUpload } from '../core/settlement/uploads.ts';
 import { assertTimeZone } from '../core/settlement/values.ts';
 import { ConfigError, type Env, readConfig, required } from '../shared/config.ts';
@@ -32,6 +36,7 @@ import { createObservability } from '../shared/observability.ts';
 const ConfigSchema = z.object({
   PAYMENTS_TABLE: required(),
   RECONCILIATIONS_TABLE: required(),
+  OPEN_ITEMS_TABLE: required(),
   SETTLEMENTS_BUCKET: required(),
   SETTLEMENT_LAG_DAYS: z._default(
     z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of days')),
@@ -150,9 +155,15 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const prefixes = { incoming: bucketDef.incomingPrefix, reports: bucketDef.reportsPrefix };
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
   const doc = createDocumentClient(overrides.dynamo ?? createDynamoClient(env));
-  const objects = new SettlementObjects(createS3Client(env));
+  const s3 = createS3Client(env);
+  const objects = new SettlementObjects(s3);
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
   const runs = overrides.reconciliations ?? new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);
+  const openItems = {
+    store: new DynamoOpenItemsStore(doc, config.OPEN_ITEMS_TABLE),
+    reports: new S3OpenItemsReports(s3, config.SETTLEMENTS_BUCKET, bucketDef.reportsPrefix),
+    ledger,
+  };
   const alerts = overrides.alerts ?? createAlerts(env);
   const now = overrides.now ?? (() => new Date());
 
@@ -175,6 +186,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     // The second read (only for files with very many rows no key found) reads the same version.
     const version = object.versionId ?? versionId;
     const exceptionsFile = objects.exceptionsFile(bucket, reportPrefix);
+    const forOpenItems = new OpenItemsCollector();
     let result: ReconcileResult;
     try {
       result = await reconcile({
@@ -194,7 +206,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
           ...(object.etag ? { etag: object.etag } : {}),
         },
         exceptionsOut: exceptionsFile,
-        exceptionSinks: overrides.exceptionSinks?.({ bucket, key, gateway }) ?? [],
+        exceptionSinks: [forOpenItems, ...(overrides.exceptionSinks?.({ bucket, key, gateway }) ?? [])],
         reopen: async () => (await objects.open(bucket, key, version)).body,
       });
     } catch (error) {
@@ -211,8 +223,21 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     // Another invocation is writing this very content: fail so Lambda retries after it has finished.
     if (claim === 'busy') throw new ReconciliationBusyError(key);
 
+    // Open items are recorded before the report is written, so report.html can say what is still open.
+    const open = await recordReconciliation(openItems, {
+      gateway,
+      file: key,
+      at,
+      exceptions: forOpenItems.items,
+      ...(forOpenItems.dropped ? { dropped: forOpenItems.dropped } : {}),
+      claimed: result.claimed,
+    });
+    const html = withOpenItemsSection(
+      result.html,
+      openItemsNote(open.openFromEarlierFiles, open.open, reportPrefix, open.untracked),
+    );
     await exceptionsFile.complete();
-    await objects.writeReportPages(bucket, reportPrefix, result);
+    await objects.writeReportPages(bucket, reportPrefix, { ...result, html });
     const { summary } = result;
     // Storing the summary and raising the alert are independent: a summary the table refuses (or a
     // table that is down) must not swallow the alarm. Recorded before alerting where it can be: a
@@ -276,4 +301,24 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     if (out.some((run) => run.outcome === 'reported')) metrics.publishStoredMetrics();
     return out;
   };
+}
+
+/**
+ * Collects a run's exceptions for the open items as the run streams them. A file whose exceptions
+ * run past what open items take ({@link MAX_ITEMS_PER_FILE} distinct ones) opens none, so beyond a
+ * few times that only the count is kept: memory stays bounded whatever the file holds.
+ */
+class OpenItemsCollector implements ExceptionSink {
+  items: ExceptionItem[] = [];
+  dropped = 0;
+  add(batch: readonly ExceptionItem[]): void {
+    for (const item of batch) {
+      if (this.items.length < 4 * MAX_ITEMS_PER_FILE) this.items.push(item);
+      else this.dropped++;
+    }
+  }
+  discard(): void {
+    this.items = [];
+    this.dropped = 0;
+  }
 }

@@ -126,28 +126,36 @@ describe('HTTP API', () => {
   });
 });
 
-describe('FX schedule', () => {
-  it('rate(5 minutes) → fxRefresh', () => {
-    expect(schedules).toEqual([{ function: 'fxRefresh', everyMinutes: 5, runAtStart: true }]);
+describe('schedules', () => {
+  it('rate(5 minutes) → fxRefresh, rate(1 day) → openItemsDaily', () => {
+    expect(schedules.map((s) => [s.function, s.everyMinutes])).toEqual([
+      ['fxRefresh', 5],
+      ['openItemsDaily', 24 * 60],
+    ]);
     // The other rule is alerting's fan-out (an event pattern, no schedule).
     expect(
       resourcesOfType(built.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties!.ScheduleExpression),
-    ).toHaveLength(1);
-    built.template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(5 minutes)',
-      State: 'ENABLED',
-      Targets: [
-        Match.objectLike({
-          Arn: { 'Fn::GetAtt': [logicalId(built.stack.functions.fxRefresh!.fn), 'Arn'] },
-          RetryPolicy: { MaximumRetryAttempts: 2 },
-        }),
-      ],
-    });
-    built.template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [logicalId(built.stack.functions.fxRefresh!.fn), 'Arn'] },
-    });
+    ).toHaveLength(2);
+    for (const [fn, expression] of [
+      ['fxRefresh', 'rate(5 minutes)'],
+      ['openItemsDaily', 'rate(1 day)'],
+    ] as const) {
+      built.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: expression,
+        State: 'ENABLED',
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [logicalId(built.stack.functions[fn]!.fn), 'Arn'] },
+            RetryPolicy: { MaximumRetryAttempts: 2 },
+          }),
+        ],
+      });
+      built.template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [logicalId(built.stack.functions[fn]!.fn), 'Arn'] },
+      });
+    }
   });
 });
 
@@ -320,6 +328,7 @@ describe('outputs', () => {
         'BucketName',
         'FxRatesTableName',
         'IdempotencyTableName',
+        'OpenItemsTableName',
         'OrdersTableName',
         'PaymentsTableName',
         'ReconciliationsTableName',

@@ -243,8 +243,8 @@ describe('IAM: exactly what the topology lists', () => {
 describe('asynchronous functions', () => {
   const asyncIds = fnIds.filter((id) => functions[id]!.async);
 
-  it('are fxRefresh and reconcile', () => {
-    expect(asyncIds.sort()).toEqual(['fxRefresh', 'reconcile']);
+  it('are fxRefresh, reconcile and openItemsDaily', () => {
+    expect(asyncIds.sort()).toEqual(['fxRefresh', 'openItemsDaily', 'reconcile']);
   });
 
   it.each(asyncIds)('%s: 2 retries, then the encrypted dead-letter queue', (id) => {

@@ -81,6 +81,8 @@ export interface MatchOutcome {
   readonly exceptions: ExceptionItem[];
   /** One line per kind of ignored row (and per netting done), for the report's notes. */
   readonly notes: string[];
+  /** Whether a row of the file claimed this ledger key (matched or not): what settles a pending entry. */
+  readonly claimed: (ledgerKey: string) => boolean;
 }
 
 /**
@@ -159,6 +161,14 @@ function fallbackRefs(row: SettlementRow): string[] {
   return row.references.filter(
     (r) => r !== row.refundOf && (row.transactionId === undefined || r !== row.orderId),
   );
+}
+
+/**
+ * The row's own id, which tells two rows for one ledger entry apart: Stripe's balance transaction
+ * (`txn_…`) when the file has one, else the row's transaction id, else its line.
+ */
+function rowIdOf(row: SettlementRow): string {
+  return row.references.find((r) => r.startsWith('txn_')) ?? row.transactionId ?? `line-${row.line}`;
 }
 
 function entryKeys(entry: LedgerEntry): string[] {
@@ -411,6 +421,8 @@ export class Matcher {
         ledgerAmountMinor: signed,
         ledgerAt: entry.receivedAt,
         kind: entry.kind,
+        ledgerKey: entry.pk,
+        references: entryKeys(entry).filter((k) => k !== entry.orderId),
         note: pending
           ? `${entry.kind} received ${entry.receivedAt}, within the ${lagDays}-day settlement lag: expected in a later file`
           : `${entry.kind} received ${entry.receivedAt}, no settlement row for it`,
@@ -421,7 +433,13 @@ export class Matcher {
     ledgerSide.sort((a, b) => (a.ledgerAt! < b.ledgerAt! ? -1 : a.ledgerAt! > b.ledgerAt! ? 1 : 0));
     const notes = [...this.ignoredReasons].map(([reason, n]) => `${n} row(s) ignored: ${reason}`);
     for (const item of ledgerSide) this.emit(item);
-    return { counts: this.counts, totals: this.totals, exceptions: this.exceptions, notes };
+    return {
+      counts: this.counts,
+      totals: this.totals,
+      exceptions: this.exceptions,
+      notes,
+      claimed: (key) => this.claimed.has(key),
+    };
   }
 
   private ignore(reason: string): void {
@@ -522,12 +540,15 @@ export class Matcher {
       currency: compareCurrency,
       settlementAmountMinor: compareAmount,
       ...(entry ? { ledgerAmountMinor: signedLedger(entry), ledgerAt: entry.receivedAt } : {}),
-      kind: row.kind,
       feeMinor: row.feeMinor,
       ...(fee ? { expectedFeeMinor: fee.expected } : {}),
       settledAt: row.settledAt,
       note: `line ${row.line}: ${note}`,
       line: row.line,
+      kind: entry?.kind ?? row.kind,
+      ...(entry ? { ledgerKey: entry.pk } : {}),
+      references: fallbackRefs(row),
+      rowId: rowIdOf(row),
     });
   }
 

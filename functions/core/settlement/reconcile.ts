@@ -118,6 +118,8 @@ export interface ReconcileResult {
   readonly exceptionCount: number;
   /** sha256 (hex) of the bytes as read (before gunzip): the content identity for "same content, one report". */
   readonly sha256: string;
+  /** Whether a row of this file claimed the ledger key: settles a pending or missing open item. */
+  readonly claimed: (ledgerKey: string) => boolean;
 }
 
 /**
@@ -270,6 +272,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     format: formatForGateway(input.gateway),
   };
   let summary: SettlementSummary;
+  let claimed: (ledgerKey: string) => boolean = () => false;
   if (failure !== undefined || !outcome) {
     // The file is not its format: compare nothing (its coverage is unknown), say why, and take back
     // what was already handed out.
@@ -293,6 +296,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     };
   } else {
     const matched = await matcher.finish(outcome.period, input.reopen ? reread : undefined);
+    claimed = matched.claimed;
     const totals = finishTotals(matched.totals);
     const drift = computeDrift(totals, matched.counts, threshold);
     const notes = [...outcome.notes, ...matched.notes];
@@ -321,5 +325,6 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
     exceptions: kept,
     exceptionCount,
     sha256,
+    claimed,
   };
 }

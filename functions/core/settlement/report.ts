@@ -199,6 +199,14 @@ export function verdictOf(
 /** report.html lists this many exceptions; exceptions.csv has them all. */
 export const HTML_EXCEPTION_LIMIT = 1000;
 
+/** Where the open-items line goes: filled in by the handler once the file's items are recorded. */
+const OPEN_ITEMS_MARKER = '<!--open-items-->';
+
+/** report.html with the section on what is still open (CONTRACT §5) in its place. */
+export function withOpenItemsSection(html: string, section: string): string {
+  return html.replace(OPEN_ITEMS_MARKER, () => section);
+}
+
 /** report.html: one self-contained page (inline CSS and SVG; no scripts, fonts or external styles). */
 export function renderHtml(
   summary: SettlementSummary,
@@ -267,6 +275,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border-bot
 td.num,.totals td{text-align:right;font-variant-numeric:tabular-nums}.diff{color:#d93025;font-weight:600}
 svg text{font-size:13px;fill:#1a1a1a}.good{fill:#34a853}.neutral{fill:#9aa0a6}.badbar{fill:#d93025}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#555}
+.scroll{overflow-x:auto}.exceptions td{overflow-wrap:anywhere}.exceptions td.num{overflow-wrap:normal;white-space:nowrap}
 </style></head><body>
 <header class="verdict ${verdict.tone}"><h1>${escapeHtml(verdict.text)}</h1>${reasons}${notes}</header>
 <section><h2>File</h2><dl>
@@ -282,10 +291,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#5
 <section><h2>Drift</h2>
 <p>By value: <strong>${formatPercent(summary.drift.byValue)}</strong> against a threshold of ${formatPercent(summary.drift.threshold)}${summary.drift.exceeded ? ' (exceeded: an alert is raised)' : ''}. By count: ${formatPercent(summary.drift.byCount)} of items are not matched.</p></section>
 <section><h2>Counts by category</h2>${svg}</section>
+${OPEN_ITEMS_MARKER}
 <section><h2>Exceptions (${exceptionCount})</h2>${more}
 <p>Amounts are signed as they move money: payments, refund failures and reinstatements positive; refunds, their adjustments and reversals negative.</p>
-<table><thead><tr><th>Category</th><th>Kind</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
-<tbody>${exceptionRows || '<tr><td colspan="12">None.</td></tr>'}</tbody></table></section>
+<div class="scroll"><table class="exceptions"><thead><tr><th>Category</th><th>Kind</th><th>Transaction</th><th>Order</th><th>Currency</th><th>Settlement</th><th>Ledger</th><th>Fee</th><th>Expected fee</th><th>Settled at</th><th>Ledger at</th><th>Note</th></tr></thead>
+<tbody>${exceptionRows || '<tr><td colspan="12">None.</td></tr>'}</tbody></table></div></section>
 </body></html>
 `;
 }

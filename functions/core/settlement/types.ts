@@ -122,6 +122,14 @@ export interface ExceptionItem {
   readonly kind?: string;
   /** Settlement line, for ordering (rejected rows also name it in the note). */
   readonly line?: number;
+  /**
+   * What keys the item across files (open items, CONTRACT §5): the ledger kind of the effect, the
+   * ledger entry's key when one was found, every reference the row or entry carries, and the row's
+   * own id (balance transaction, else transaction id) that tells duplicate rows apart.
+   */
+  readonly ledgerKey?: string;
+  readonly references?: readonly string[];
+  readonly rowId?: string;
 }
 
 /** Per-currency totals, exactly the keys of CONTRACT §5. */
