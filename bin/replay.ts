@@ -3,7 +3,9 @@
  * after fixing their cause.
  *
  *   sandbox (default)   --id <id> | --function <name>   replays the sandbox's dead letters (all by default)
- *   AWS                 --queue <sqs-url> [--max 10]     replays the on-failure queue's invocation records
+ *   AWS                 --queue <sqs-url> --function <name|arn> [--max 10]
+ *                       replays the on-failure queue's invocation records on the queue's own function
+ *                       only (a record naming another function is reported and left in the queue)
  *   both                --dry-run                        lists what would be replayed, changes nothing
  */
 import './cli-env.ts';
@@ -29,10 +31,14 @@ try {
   if (values.queue) {
     const max = Number(values.max);
     if (!Number.isInteger(max) || max < 1) throw new Error('--max must be a whole number ≥ 1');
+    if (!values.function) {
+      throw new Error('--queue needs --function <name|arn>: the function whose on-failure queue it is');
+    }
     outcomes = await replayFromQueue({
       sqs: new SQSClient({}),
       lambda: new LambdaClient({}),
       queueUrl: values.queue,
+      functionName: values.function,
       max,
       dryRun: values['dry-run']!,
       progress: progressLine,

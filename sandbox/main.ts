@@ -256,6 +256,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         invoke: async (event) => {
           const letter = deadLetters.get(event.pathParameters?.id ?? '');
           if (!letter) return jsonResult(404, { error: 'dead_letter_not_found' });
+          // A dead letter is a file anyone can edit: only a function that has a failure queue (an
+          // asynchronous one, as in AWS) is ever invoked from it.
+          if (!functions[letter.function]?.async) {
+            return jsonResult(400, { error: 'not_an_asynchronous_function', function: letter.function });
+          }
           try {
             const result = await invoke(letter.function, letter.event);
             deadLetters.remove(letter.id);

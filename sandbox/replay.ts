@@ -25,10 +25,23 @@ function functionOf(record: InvocationRecord): string | undefined {
   return record.requestContext?.functionArn?.replace(/:\$LATEST$/, '');
 }
 
+/**
+ * Whether a record's function is the queue's own. A message body is data anyone with `sqs:SendMessage`
+ * on the queue could write; only the function the queue belongs to is ever invoked.
+ */
+export function isQueueFunction(recordFunction: string, queueFunction: string): boolean {
+  const name = (arnOrName: string) => /:function:([^:]+)/.exec(arnOrName)?.[1] ?? arnOrName;
+  return queueFunction.startsWith('arn:')
+    ? recordFunction === queueFunction.replace(/:\$LATEST$/, '')
+    : name(recordFunction) === queueFunction;
+}
+
 export async function replayFromQueue(options: {
   sqs: SQSClient;
   lambda: LambdaClient;
   queueUrl: string;
+  /** The function this queue is the on-failure destination of (name or ARN): the only one invoked. */
+  functionName: string;
   /** Replay at most this many messages. */
   max: number;
   /** List what would be replayed, change nothing. */
@@ -67,6 +80,16 @@ export async function replayFromQueue(options: {
         });
         continue;
       }
+      if (!isQueueFunction(fn, options.functionName)) {
+        // Left in the queue for a person to look at; never invoked.
+        out.push({
+          id,
+          function: fn,
+          ok: false,
+          error: `the record names another function than this queue's (${options.functionName}); not replayed`,
+        });
+        continue;
+      }
       if (options.dryRun) {
         out.push({ id, function: fn, ok: true });
         continue;
@@ -74,7 +97,7 @@ export async function replayFromQueue(options: {
       options.progress?.(`replaying ${id} on ${fn}…`);
       const res = await options.lambda.send(
         new InvokeCommand({
-          FunctionName: fn,
+          FunctionName: options.functionName.startsWith('arn:') ? fn : options.functionName,
           InvocationType: 'RequestResponse',
           Payload: Buffer.from(JSON.stringify(record.requestPayload)),
         }),

@@ -57,7 +57,13 @@ describe('replayFromQueue', () => {
         Payload: payload('{"errorMessage":"still broken"}'),
       });
 
-    const out = await replayFromQueue({ sqs: sqs as never, lambda: lambda as never, queueUrl, max: 10 });
+    const out = await replayFromQueue({
+      sqs: sqs as never,
+      lambda: lambda as never,
+      queueUrl,
+      functionName: arn,
+      max: 10,
+    });
     expect(out).toEqual([
       { id: 'm1', function: arn, ok: true },
       { id: 'm2', function: arn, ok: false, error: '{"errorMessage":"still broken"}' },
@@ -79,10 +85,38 @@ describe('replayFromQueue', () => {
       sqs: sqs as never,
       lambda: lambda as never,
       queueUrl,
+      functionName: arn,
       max: 5,
       dryRun: true,
     });
     expect(out).toEqual([{ id: 'm1', function: arn, ok: true }]);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+  it('regression: a record naming another function is never invoked, and stays in the queue', async () => {
+    const foreign = record({ Records: [] }).replace(
+      'DaigouPayments-reconcile',
+      'DaigouPayments-callback-stripe',
+    );
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [{ MessageId: 'm9', ReceiptHandle: 'r9', Body: foreign }] })
+      .resolves({ Messages: [] });
+    const out = await replayFromQueue({
+      sqs: sqs as never,
+      lambda: lambda as never,
+      queueUrl,
+      functionName: 'DaigouPayments-reconcile',
+      max: 10,
+    });
+    expect(out).toEqual([
+      {
+        id: 'm9',
+        function: 'arn:aws:lambda:us-east-1:123456789012:function:DaigouPayments-callback-stripe',
+        ok: false,
+        error: "the record names another function than this queue's (DaigouPayments-reconcile); not replayed",
+      },
+    ]);
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
   });
