@@ -91,12 +91,13 @@ function requestGrid(): AccessRequest[] {
   const keys = [
     `${bucket.incomingPrefix}stripe/2026-01-01.csv`,
     `${bucket.reportsPrefix}stripe/2026-01-01.csv/summary.json`,
+    `${bucket.reportsPrefix}open-items.csv`,
     'incoming',
     'other/x.csv',
     'reports-elsewhere/x',
   ];
   for (const key of keys) {
-    for (const action of ['GetObject', 'GetObjectVersion', 'PutObject', 'DeleteObject']) {
+    for (const action of ['GetObject', 'GetObjectVersion', 'PutObject', 'AbortMultipartUpload', 'DeleteObject']) {
       out.push({ service: 's3', action, bucket: bucket.sandboxName, key });
     }
   }

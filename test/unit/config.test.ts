@@ -38,6 +38,7 @@ describe('handler configuration', () => {
     const base = {
       PAYMENTS_TABLE: 'p',
       RECONCILIATIONS_TABLE: 'r',
+      OPEN_ITEMS_TABLE: 'oi',
       SETTLEMENTS_BUCKET: 'b',
       ALERT_SINK: 'local',
     };
@@ -62,6 +63,7 @@ describe('handler configuration', () => {
       createReconcile({
         PAYMENTS_TABLE: 'p',
         RECONCILIATIONS_TABLE: 'r',
+        OPEN_ITEMS_TABLE: 'oi',
         SETTLEMENTS_BUCKET: 'b',
         ALERT_SINK: 'pager',
       }),
