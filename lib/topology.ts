@@ -209,7 +209,9 @@ export const gateways: readonly GatewayDef[] = [
 // the ledger entry is read and put (alone or in the decision's transaction), the order read with its
 // refunds (Query on its partition) and updated in that transaction; Powertools needs all four on its table.
 const callbackTables = {
-  payments: ['GetItem', 'PutItem'],
+  // UpdateItem: a late order reference is set on its `unmatched` entry, and references a re-delivery
+  // carries that the entry lacks are merged into it (CONTRACT §3, "Late order reference").
+  payments: ['GetItem', 'PutItem', 'UpdateItem'],
   orders: ['UpdateItem', 'Query'],
   idempotency: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
 } as const satisfies FunctionDef['tables'];

@@ -20,7 +20,8 @@ export interface LocalRoute {
 
 /**
  * The one caller of the sandbox's IAM-authorised routes (the sandbox checks no SigV4 on them): what
- * API Gateway puts in `requestContext.authorizer.iam` for a signed request, for a fixed identity.
+ * API Gateway puts in `requestContext.authorizer.iam` for a signed request, for a fixed identity. Its
+ * principal is plain `sandbox`, the name audit trails give sandbox changes (CONTRACT §5, open items).
  */
 export const SANDBOX_CALLER = {
   accessKey: 'SANDBOXCALLER',
@@ -28,7 +29,7 @@ export const SANDBOX_CALLER = {
   callerId: 'SANDBOXCALLER',
   cognitoIdentity: null,
   principalOrgId: null,
-  userArn: 'arn:aws:iam::000000000000:user/sandbox',
+  userArn: 'sandbox',
   userId: 'SANDBOXCALLER',
 };
 

@@ -106,7 +106,16 @@ async function getOrderThroughBundle(
   const script = `const m = await import(${JSON.stringify(bundle)});
 const out = await m.handler(JSON.parse(process.env.EVENT), { getRemainingTimeInMillis: () => 10000, functionName: 'orders', awsRequestId: 'r' });
 process.stdout.write(JSON.stringify({ statusCode: out.statusCode, body: out.body }));`;
-  const { DYNAMODB_ENDPOINT: _local, S3_ENDPOINT: _s3, ...env } = r.envFor('orders');
+  // The test resources give each function keys of its own (the sandbox's IAM proxy): drop them too, so
+  // only what `credentials` passes is in the environment.
+  const {
+    DYNAMODB_ENDPOINT: _local,
+    S3_ENDPOINT: _s3,
+    AWS_ACCESS_KEY_ID: _key,
+    AWS_SECRET_ACCESS_KEY: _secret,
+    AWS_SESSION_TOKEN: _token,
+    ...env
+  } = r.envFor('orders');
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
     env: {
       PATH: process.env.PATH,

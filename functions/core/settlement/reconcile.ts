@@ -163,7 +163,12 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileResult>
   const schedule = input.feeSchedule;
   // The gateway comes from an object key: looked up as an own property only (`constructor` is none).
   const feeRules = schedule && Object.hasOwn(schedule, input.gateway) ? schedule[input.gateway] : undefined;
-  const limits: SettlementLimits = { ...DEFAULT_LIMITS, ...input.limits };
+  const zipLimit = input.parserOptions?.maxDecompressedBytes;
+  const limits: SettlementLimits = {
+    ...DEFAULT_LIMITS,
+    ...(zipLimit ? { maxBytes: zipLimit } : {}),
+    ...input.limits,
+  };
   const parseOptions: ParseOptions = { ...input.parserOptions, limits, now };
 
   // Exceptions leave in batches: to exceptions.csv (text), the first ones to report.html, and to any

@@ -76,13 +76,13 @@ export async function createHarness(): Promise<Harness> {
   }
   const callbackEnv = (fn: string, secret: unknown) =>
     r.envFor(fn, { GATEWAY_SECRET_JSON: JSON.stringify(secret) });
-  // PayPal: the certificate is served by an injected download (no network in tests); PayPal's own
-  // cert host pattern and URL path, the sandbox's signing key.
+  // PayPal: the certificate chain is served by an injected download (no network in tests) at PayPal's
+  // own cert host and URL path; it chains to the sandbox's root CA, trusted as PAYPAL_TRUST_ROOTS_PEM.
   const paypal = createGateway(
     'paypal',
     'paypal',
-    { webhookId: keys.paypal.webhookId, certHostAllowlist: ['*.paypal.com'] },
-    { fetchCert: async () => keys.paypal.certificatePem },
+    { webhookId: keys.paypal.webhookId },
+    { fetchCert: async () => keys.paypal.certificatePem, trustRootsPem: keys.paypal.rootCaPem },
   );
   const handlers = {
     stripe: createCallbackHandler(callbackEnv('callbackStripe', gatewaySecretFor('stripe', keys, 3000))),
