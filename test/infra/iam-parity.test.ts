@@ -97,7 +97,13 @@ function requestGrid(): AccessRequest[] {
     'reports-elsewhere/x',
   ];
   for (const key of keys) {
-    for (const action of ['GetObject', 'GetObjectVersion', 'PutObject', 'AbortMultipartUpload', 'DeleteObject']) {
+    for (const action of [
+      'GetObject',
+      'GetObjectVersion',
+      'PutObject',
+      'AbortMultipartUpload',
+      'DeleteObject',
+    ]) {
       out.push({ service: 's3', action, bucket: bucket.sandboxName, key });
     }
   }
