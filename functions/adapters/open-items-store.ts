@@ -5,7 +5,6 @@
  * sighting), filters on top; never a Scan. Pages are opaque `nextToken`s wrapping the GSI's key.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -17,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { OpenItem } from '../core/open-items/model.ts';
 import type { OpenItemsQuery, OpenItemsReports, OpenItemsStore } from '../core/open-items/use-cases.ts';
+import type { ObjectStore } from './s3-objects.ts';
 
 const ITEM = 'item#';
 const ALIAS = 'alias#';
@@ -212,21 +212,19 @@ export class DynamoOpenItemsStore implements OpenItemsStore {
 /** `reports/open-items.csv` and `reports/open-items.html` in the settlements bucket. */
 export class S3OpenItemsReports implements OpenItemsReports {
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: ObjectStore,
     private readonly bucket: string,
     private readonly prefix: string,
   ) {}
 
   async publish(files: { csv: string; html: string }): Promise<void> {
     const put = (name: string, body: string, contentType: string) =>
-      this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: `${this.prefix}${name}`,
-          Body: body,
-          ContentType: contentType,
-        }),
-      );
+      this.s3.putObject({
+        Bucket: this.bucket,
+        Key: `${this.prefix}${name}`,
+        Body: body,
+        ContentType: contentType,
+      });
     await Promise.all([
       put('open-items.csv', files.csv, 'text/csv; charset=utf-8'),
       put('open-items.html', files.html, 'text/html; charset=utf-8'),

@@ -8,18 +8,10 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { TextSink } from '../core/settlement/reconcile.ts';
 import type { SettlementSummary } from '../core/settlement/types.ts';
+import type { ObjectStore } from './s3-objects.ts';
 
 /** A claim older than this is taken over (its writer died); the reconcile timeout is 15 minutes. */
 const STALE_CLAIM_MS = 16 * 60_000;
@@ -128,7 +120,7 @@ export class StreamedReportFile implements TextSink {
   private size = 0;
 
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: ObjectStore,
     private readonly bucket: string,
     readonly key: string,
     private readonly contentType: string,
@@ -148,27 +140,23 @@ export class StreamedReportFile implements TextSink {
 
   async complete(): Promise<void> {
     if (!this.uploadId) {
-      await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.key,
-          Body: Buffer.concat(this.buffered),
-          ContentType: this.contentType,
-        }),
-      );
+      await this.s3.putObject({
+        Bucket: this.bucket,
+        Key: this.key,
+        Body: Buffer.concat(this.buffered),
+        ContentType: this.contentType,
+      });
       this.buffered = [];
       this.size = 0;
       return;
     }
     if (this.size > 0 || this.parts.length === 0) await this.uploadPart();
-    await this.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        MultipartUpload: { Parts: this.parts },
-      }),
-    );
+    await this.s3.completeMultipartUpload({
+      Bucket: this.bucket,
+      Key: this.key,
+      UploadId: this.uploadId,
+      Parts: this.parts,
+    });
     this.uploadId = undefined;
     this.parts = [];
   }
@@ -187,9 +175,7 @@ export class StreamedReportFile implements TextSink {
     this.parts = [];
     if (!uploadId) return true;
     try {
-      await this.s3.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId }),
-      );
+      await this.s3.abortMultipartUpload({ Bucket: this.bucket, Key: this.key, UploadId: uploadId });
       return true;
     } catch {
       return false;
@@ -198,41 +184,38 @@ export class StreamedReportFile implements TextSink {
 
   private async uploadPart(): Promise<void> {
     if (!this.uploadId) {
-      const created = await this.s3.send(
-        new CreateMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: this.key,
-          ContentType: this.contentType,
-        }),
-      );
+      const created = await this.s3.createMultipartUpload({
+        Bucket: this.bucket,
+        Key: this.key,
+        ContentType: this.contentType,
+      });
       this.uploadId = created.UploadId;
     }
     const body = Buffer.concat(this.buffered);
     this.buffered = [];
     this.size = 0;
     const PartNumber = this.parts.length + 1;
-    const res = await this.s3.send(
-      new UploadPartCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        PartNumber,
-        Body: body,
-        ContentLength: body.length,
-      }),
-    );
-    this.parts.push({ ETag: res.ETag!, PartNumber });
+    const res = await this.s3.uploadPart({
+      Bucket: this.bucket,
+      Key: this.key,
+      UploadId: this.uploadId,
+      PartNumber,
+      Body: body,
+    });
+    this.parts.push({ ETag: res.ETag, PartNumber });
   }
 }
 
 export class SettlementObjects {
-  constructor(private readonly s3: S3Client) {}
+  constructor(private readonly s3: ObjectStore) {}
 
   /** The object's body as a stream (never loaded whole), at the version the event names. */
   async open(bucket: string, key: string, versionId?: string) {
-    const res = await this.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }),
-    );
+    const res = await this.s3.getObject({
+      Bucket: bucket,
+      Key: key,
+      ...(versionId ? { VersionId: versionId } : {}),
+    });
     return {
       body: res.Body as Readable,
       etag: res.ETag?.replace(/"/g, ''),
@@ -255,14 +238,7 @@ export class SettlementObjects {
     files: { html: string; summary: SettlementSummary },
   ): Promise<void> {
     const put = (name: string, body: string, contentType: string) =>
-      this.s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `${prefix}${name}`,
-          Body: body,
-          ContentType: contentType,
-        }),
-      );
+      this.s3.putObject({ Bucket: bucket, Key: `${prefix}${name}`, Body: body, ContentType: contentType });
     await put('report.html', files.html, 'text/html; charset=utf-8');
     await put('summary.json', `${JSON.stringify(files.summary, null, 2)}\n`, 'application/json');
   }
@@ -273,14 +249,7 @@ export class SettlementObjects {
     files: { exceptionsCsv: string; html: string; summary: SettlementSummary },
   ): Promise<void> {
     const put = (name: string, body: string, contentType: string) =>
-      this.s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `${prefix}${name}`,
-          Body: body,
-          ContentType: contentType,
-        }),
-      );
+      this.s3.putObject({ Bucket: bucket, Key: `${prefix}${name}`, Body: body, ContentType: contentType });
     await Promise.all([
       put('exceptions.csv', files.exceptionsCsv, 'text/csv; charset=utf-8'),
       put('report.html', files.html, 'text/html; charset=utf-8'),

@@ -5,8 +5,9 @@
  */
 import * as z from 'zod/mini';
 import { bucket as bucketDef } from '../../lib/topology.ts';
-import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
+import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { BadCursorError, DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';
+import { createObjectStore } from '../adapters/s3-objects.ts';
 import {
   MAX_NOTE_CHARS,
   NotOpenError,
@@ -139,7 +140,7 @@ export function createHandler(env: Env, overrides: Partial<OpenItemsHandlerDeps>
     store: overrides.store ?? new DynamoOpenItemsStore(doc, config.OPEN_ITEMS_TABLE),
     reports:
       overrides.reports ??
-      new S3OpenItemsReports(createS3Client(env), config.SETTLEMENTS_BUCKET, bucketDef.reportsPrefix),
+      new S3OpenItemsReports(createObjectStore(env), config.SETTLEMENTS_BUCKET, bucketDef.reportsPrefix),
     now: overrides.now ?? (() => new Date()),
   };
 

@@ -12,8 +12,9 @@ import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { bucket as bucketDef, customMetrics, gateways } from '../../lib/topology.ts';
 import { createAlerts } from '../adapters/alerts.ts';
-import { createDocumentClient, createDynamoClient, createS3Client } from '../adapters/aws-clients.ts';
+import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';
+import { createObjectStore } from '../adapters/s3-objects.ts';
 import { DynamoLedgerLookup } from '../adapters/settlement-ledger.ts';
 import {
   ReconciliationStore,
@@ -155,7 +156,7 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
   const prefixes = { incoming: bucketDef.incomingPrefix, reports: bucketDef.reportsPrefix };
   const { logger, metrics } = createObservability(env, 'daigou-reconcile');
   const doc = createDocumentClient(overrides.dynamo ?? createDynamoClient(env));
-  const s3 = createS3Client(env);
+  const s3 = createObjectStore(env);
   const objects = new SettlementObjects(s3);
   const ledger = new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE);
   const runs = overrides.reconciliations ?? new ReconciliationStore(doc, config.RECONCILIATIONS_TABLE);

@@ -11,6 +11,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localAlerts } from '../../functions/adapters/alerts.ts';
+import { createObjectStore } from '../../functions/adapters/s3-objects.ts';
 import { ReconciliationStore, StreamedReportFile } from '../../functions/adapters/settlement-reports.ts';
 import type { SettlementSummary } from '../../functions/core/settlement/types.ts';
 import { createHandler } from '../../functions/reconcile/app.ts';
@@ -135,8 +136,11 @@ describe('report prefixes', () => {
 
 describe('exceptions.csv as a multipart upload', () => {
   it('streams parts and completes to the exact text; an aborted upload leaves nothing', async () => {
+    // The function's own S3 adapter, through the IAM proxy with reconcile's key: the proxy parses
+    // each multipart call and authorises it as AWS would.
+    const objects = createObjectStore(r.envFor('reconcile'));
     const file = new StreamedReportFile(
-      r.s3,
+      objects,
       r.bucket,
       'reports/test/parts/exceptions.csv',
       'text/csv',
@@ -152,7 +156,7 @@ describe('exceptions.csv as a multipart upload', () => {
     expect(text).toBe(pieces.join(''));
 
     const aborted = new StreamedReportFile(
-      r.s3,
+      objects,
       r.bucket,
       'reports/test/aborted/exceptions.csv',
       'text/csv',

@@ -9,8 +9,9 @@ import type { ScheduledEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { bucket as bucketDef } from '../../../lib/topology.ts';
 import { createAlerts } from '../../adapters/alerts.ts';
-import { createDocumentClient, createDynamoClient, createS3Client } from '../../adapters/aws-clients.ts';
+import { createDocumentClient, createDynamoClient } from '../../adapters/aws-clients.ts';
 import { DynamoOpenItemsStore, S3OpenItemsReports } from '../../adapters/open-items-store.ts';
+import { createObjectStore } from '../../adapters/s3-objects.ts';
 import { DynamoLedgerLookup } from '../../adapters/settlement-ledger.ts';
 import type { Alerts } from '../../core/alerts.ts';
 import { type DailyOutcome, runDaily } from '../../core/open-items/use-cases.ts';
@@ -32,7 +33,11 @@ export function createHandler(env: Env, overrides: { alerts?: Alerts } = {}) {
   const doc = createDocumentClient(createDynamoClient(env));
   const deps = {
     store: new DynamoOpenItemsStore(doc, config.OPEN_ITEMS_TABLE),
-    reports: new S3OpenItemsReports(createS3Client(env), config.SETTLEMENTS_BUCKET, bucketDef.reportsPrefix),
+    reports: new S3OpenItemsReports(
+      createObjectStore(env),
+      config.SETTLEMENTS_BUCKET,
+      bucketDef.reportsPrefix,
+    ),
     ledger: new DynamoLedgerLookup(doc, config.PAYMENTS_TABLE),
     alerts: overrides.alerts ?? createAlerts(env),
   };
