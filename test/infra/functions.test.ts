@@ -185,6 +185,7 @@ describe('IAM: exactly what the topology lists', () => {
         "table:payments.arn": [
           "dynamodb:GetItem",
           "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
         ],
         "table:payments.arn/index/byOrder": [
           "dynamodb:Query",
