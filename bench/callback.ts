@@ -115,7 +115,6 @@ export async function benchCallback(
     DYNAMODB_ENDPOINT: dynamodbEndpoint,
     ALERT_SINK: 'local',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     GATEWAY_SECRET_JSON: JSON.stringify({ webhookSecrets: [secret] }),
   };
   const handler = createHandler(env, { dynamo: client });

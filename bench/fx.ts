@@ -77,7 +77,6 @@ async function run(
     ALERT_SINK: 'local',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_TRACE_ENABLED: 'false',
     FX_PROVIDER_URL: url,
     FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true',
     FX_LIVE_CACHE_SECONDS: cacheSeconds,

@@ -166,7 +166,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ALERT_SINK: 'local',
       POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_METRICS_NAMESPACE: 'DaigouPayments',
       ...defaultSettings,
       ...sandboxFxEnv(process.env, `${api}/_sandbox/fx/provider`),

@@ -69,7 +69,6 @@ export async function createTestResources(): Promise<TestResources> {
         ALERT_SINK: 'local',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
         POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_TRACE_ENABLED: 'false',
         ...defaultSettings,
         // As in the sandbox: the test FX providers are plain http on 127.0.0.1.
         FX_PROVIDER_ALLOW_LOOPBACK_HTTP: 'true',
