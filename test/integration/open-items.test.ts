@@ -6,18 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { localAlerts } from '../../functions/adapters/alerts.ts';
 import type { LedgerEntry } from '../../functions/core/ledger.ts';
 import { createHandler as createOpenItems } from '../../functions/open-items/app.ts';
 import { createHandler as createDaily } from '../../functions/open-items/open-items-daily/app.ts';
 import { createHandler as createReconcile } from '../../functions/reconcile/app.ts';
-import { encodeS3EventKey } from '../../sandbox/s3.ts';
 import { type FixtureRow, stripeCsv } from '../fixtures/settlement/builders.ts';
 import { ledgerEntry } from '../fixtures/settlement/ledger.ts';
 import { httpEvent } from '../support/http-events.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
+import { objectCreatedEvent } from '../support/s3-events.ts';
 
 interface World {
   r: TestResources;
@@ -39,28 +38,7 @@ async function world(start: string): Promise<World> {
   };
 }
 
-function s3Event(bucket: string, key: string): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'x' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': 'x', 'x-amz-id-2': 'x' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'incoming',
-          bucket: { name: bucket, ownerIdentity: { principalId: 'x' }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key: encodeS3EventKey(key), size: 1, eTag: 'x', sequencer: '1' },
-        },
-      },
-    ],
-  };
-}
+const s3Event = objectCreatedEvent;
 
 async function seed(w: World, entries: LedgerEntry[]) {
   await w.r.doc.send(

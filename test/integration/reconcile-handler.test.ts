@@ -9,16 +9,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localAlerts } from '../../functions/adapters/alerts.ts';
 import type { LedgerEntry } from '../../functions/core/ledger.ts';
 import { createHandler } from '../../functions/reconcile/app.ts';
-import { encodeS3EventKey } from '../../sandbox/s3.ts';
 import { type FixtureRow, STRIPE_HEADER, stripeCsv } from '../fixtures/settlement/builders.ts';
 import { ledgerEntry } from '../fixtures/settlement/ledger.ts';
 import { generatedStripeLine, writeStripeFile } from '../fixtures/settlement/stripe-generator.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
+import { objectCreatedEvent } from '../support/s3-events.ts';
 
 let r: TestResources;
 let handler: ReturnType<typeof createHandler>;
@@ -51,28 +50,7 @@ function truncatedStripe(): string {
   return csv.slice(0, csv.lastIndexOf(',usd,2.50') + ',usd,2.'.length);
 }
 
-function s3Event(key: string): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'x' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': 'x', 'x-amz-id-2': 'x' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'incoming',
-          bucket: { name: r.bucket, ownerIdentity: { principalId: 'x' }, arn: `arn:aws:s3:::${r.bucket}` },
-          object: { key: encodeS3EventKey(key), size: 1, eTag: 'x', sequencer: '1' },
-        },
-      },
-    ],
-  };
-}
+const s3Event = (key: string) => objectCreatedEvent(r.bucket, key);
 
 async function put(key: string, body: string | Buffer | NodeJS.ReadableStream, length?: number) {
   await r.s3.send(

@@ -8,16 +8,15 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { S3Event } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localAlerts } from '../../functions/adapters/alerts.ts';
 import { createObjectStore } from '../../functions/adapters/s3-objects.ts';
 import { ReconciliationStore, StreamedReportFile } from '../../functions/adapters/settlement-reports.ts';
 import type { SettlementSummary } from '../../functions/core/settlement/types.ts';
 import { createHandler } from '../../functions/reconcile/app.ts';
-import { encodeS3EventKey } from '../../sandbox/s3.ts';
 import { stripeCsv, wechatBill } from '../fixtures/settlement/builders.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
+import { objectCreatedEvent } from '../support/s3-events.ts';
 
 let r: TestResources;
 let handler: ReturnType<typeof createHandler>;
@@ -28,28 +27,7 @@ beforeAll(async () => {
   handler = createHandler(r.envFor('reconcile'), { now: () => NOW });
 });
 
-function s3Event(key: string): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
-        userIdentity: { principalId: 'x' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': 'x', 'x-amz-id-2': 'x' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'incoming',
-          bucket: { name: r.bucket, ownerIdentity: { principalId: 'x' }, arn: `arn:aws:s3:::${r.bucket}` },
-          object: { key: encodeS3EventKey(key), size: 1, eTag: 'x', sequencer: '1' },
-        },
-      },
-    ],
-  };
-}
+const s3Event = (key: string) => objectCreatedEvent(r.bucket, key);
 
 async function put(key: string, body: string | Buffer) {
   await r.s3.send(new PutObjectCommand({ Bucket: r.bucket, Key: key, Body: body }));

@@ -5,12 +5,11 @@
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { S3Event } from 'aws-lambda';
 import type { LedgerEntry } from '../../../functions/core/ledger.ts';
 import type { SettlementSummary } from '../../../functions/core/settlement/types.ts';
 import { createHandler } from '../../../functions/reconcile/app.ts';
-import { encodeS3EventKey } from '../../../sandbox/s3.ts';
 import { createTestResources, type TestResources } from '../../support/resources.ts';
+import { objectCreatedEvent } from '../../support/s3-events.ts';
 
 export interface Report {
   readonly summary: SettlementSummary;
@@ -81,30 +80,7 @@ export class Harness {
         Body: typeof body === 'string' ? body : Buffer.from(body),
       }),
     );
-    const event: S3Event = {
-      Records: [
-        {
-          eventVersion: '2.1',
-          eventSource: 'aws:s3',
-          awsRegion: 'us-east-1',
-          eventTime: new Date().toISOString(),
-          eventName: 'ObjectCreated:Put',
-          userIdentity: { principalId: 'x' },
-          requestParameters: { sourceIPAddress: '127.0.0.1' },
-          responseElements: { 'x-amz-request-id': 'x', 'x-amz-id-2': 'x' },
-          s3: {
-            s3SchemaVersion: '1.0',
-            configurationId: 'incoming',
-            bucket: {
-              name: this.r.bucket,
-              ownerIdentity: { principalId: 'x' },
-              arn: `arn:aws:s3:::${this.r.bucket}`,
-            },
-            object: { key: encodeS3EventKey(key), size: 1, eTag: 'x', sequencer: '1' },
-          },
-        },
-      ],
-    };
+    const event = objectCreatedEvent(this.r.bucket, key);
     const [run] = await handler(event);
     if (!run?.reportPrefix) throw new Error(`no report for ${key}: ${JSON.stringify(run)}`);
     const read = async (name: string) => {
