@@ -8,7 +8,7 @@
  * is imported statically: a dynamic `import()` defers its evaluation but bundles it untree-shaken
  * (measured +34 KB on the callback bundle, which is what the 400 KB budget could not afford).
  */
-import { alertSource } from '../../lib/topology.ts';
+import { alertSource } from '../../lib/settings.ts';
 import type { Alerts, AlertType } from '../core/alerts.ts';
 import type { Env } from '../shared/config.ts';
 import { createEventBridgePublisher } from './eventbridge-alerts.ts';

@@ -9,7 +9,7 @@
  * message, log line or history record: errors name the reason, never the URL.
  */
 import * as z from 'zod/mini';
-import { defaultSettings, fxProviderDefaults } from '../../lib/topology.ts';
+import { defaultSettings, fxProviderDefaults } from '../../lib/settings.ts';
 import { type FxProvider, FxProviderError, type FxQuote } from '../core/fx.ts';
 import {
   BASE_RATES_DEFAULT_PATHS,
@@ -52,7 +52,7 @@ const optionalText = () => z.optional(z.string().check(z.minLength(1, 'must not 
 /** Environment settings of the provider, shared by the orders and fx-refresh configs. */
 export const fxProviderEnv = {
   FX_PROVIDER: z._default(z.enum(FX_PROVIDERS), defaultSettings.FX_PROVIDER as FxProviderKind),
-  /** Default: the provider kind's documented URL (lib/topology.ts fxProviderDefaults). */
+  /** Default: the provider kind's documented URL (lib/settings.ts fxProviderDefaults). */
   FX_PROVIDER_URL: z.optional(z.string().check(z.url('must be a URL'))),
   FX_PROVIDER_RATES_PATH: optionalText(),
   FX_PROVIDER_AS_OF_PATH: optionalText(),

@@ -1,9 +1,9 @@
 /**
  * FX metrics as CloudWatch EMF through Powertools Metrics, in the namespace and with the single `service`
- * dimension the CDK alarms expect (lib/topology.ts `customMetrics`).
+ * dimension the CDK alarms expect (lib/settings.ts `customMetrics`).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { customMetrics } from '../../lib/topology.ts';
+import { customMetrics } from '../../lib/settings.ts';
 import type { FxMetrics } from '../core/fx.ts';
 import type { Env } from '../shared/config.ts';
 

@@ -5,7 +5,7 @@
  * Lambda retry into the same outage, and the FxRateAgeSeconds alarm is what pages.
  */
 import * as z from 'zod/mini';
-import { defaultSettings } from '../../lib/topology.ts';
+import { defaultSettings } from '../../lib/settings.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { fxProviderEnv, httpFxProviderFromConfig } from '../adapters/fx-http-provider.ts';

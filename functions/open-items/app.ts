@@ -4,7 +4,7 @@
  * from the caller's IAM principal; `sandbox` in the sandbox, whose routes carry no authorizer).
  */
 import * as z from 'zod/mini';
-import { bucket as bucketDef } from '../../lib/topology.ts';
+import { bucket as bucketDef } from '../../lib/settings.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { BadCursorError, DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';
 import { createObjectStore } from '../adapters/s3-objects.ts';

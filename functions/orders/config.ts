@@ -1,6 +1,6 @@
 /** The orders function's configuration, read once per container (CONTRACT §7). */
 import * as z from 'zod/mini';
-import { defaultSettings, fxProviderDefaults, GATEWAY_KINDS, type GatewayKind } from '../../lib/topology.ts';
+import { defaultSettings, fxProviderDefaults, GATEWAY_KINDS, type GatewayKind } from '../../lib/settings.ts';
 import { fxProviderEnv } from '../adapters/fx-http-provider.ts';
 import { parsePairs } from '../core/fx.ts';
 import { type Currency, isCurrency } from '../core/money.ts';
@@ -16,7 +16,7 @@ const schema = z.object({
     defaultSettings.BASE_CURRENCY,
   ),
   FX_PAIRS: z._default(z.string(), defaultSettings.FX_PAIRS),
-  /** Default: the provider's own (lib/topology.ts fxProviderDefaults), applied below. */
+  /** Default: the provider's own (lib/settings.ts fxProviderDefaults), applied below. */
   FX_MAX_AGE_SECONDS: z.optional(z.string().check(z.regex(/^\d+$/, 'must be a whole number'))),
   FX_LIVE_TIMEOUT_MS: intString(Number(defaultSettings.FX_LIVE_TIMEOUT_MS)),
   /** One provider answer serves the live checks of this instance this long (0: every order asks). */

@@ -10,7 +10,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { bucket as bucketDef, customMetrics, gateways } from '../../lib/topology.ts';
+import { bucket as bucketDef, customMetrics, gateways } from '../../lib/settings.ts';
 import { createAlerts } from '../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../adapters/aws-clients.ts';
 import { DynamoOpenItemsStore, S3OpenItemsReports } from '../adapters/open-items-store.ts';

@@ -7,9 +7,11 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { benchBundles } from '../../bench/bundles.ts';
-import { functions } from '../../lib/topology.ts';
+import { bundlingOptions } from '../../lib/bundling.ts';
+import { functions, GATEWAY_KINDS } from '../../lib/topology.ts';
 
 /** Minified bundle size budget per function: what a cold start can afford. */
 const MAX_BUNDLE_KB = 400;
@@ -31,6 +33,30 @@ describe('function bundles', () => {
       expect(Number.isFinite(b.initMs), name).toBe(true);
     }
   }, 180_000);
+
+  it('each callback bundle carries its own gateway kind and no other', async () => {
+    const callbacks = Object.values(functions).filter((f) => f.environment?.GATEWAY_KIND);
+    expect(callbacks.length).toBeGreaterThanOrEqual(GATEWAY_KINDS.length);
+    for (const def of callbacks) {
+      const kind = def.environment!.GATEWAY_KIND!;
+      const { metafile } = await build({
+        ...bundlingOptions,
+        entryPoints: [def.entry],
+        bundle: true,
+        write: false,
+        outdir: 'out',
+        metafile: true,
+        logLevel: 'error',
+      });
+      const gatewayModules = Object.keys(metafile.inputs)
+        .map(
+          (f) =>
+            /functions\/core\/gateways\/(stripe|paypal|alipay|wechatpay|standard-webhooks)\.ts$/.exec(f)?.[1],
+        )
+        .filter(Boolean);
+      expect(gatewayModules, def.entry).toEqual([kind]);
+    }
+  }, 60_000);
 
   // Bundles are built without esbuild's keepNames (lib/bundling.ts): a class name survives minification
   // only where the class sets it.

@@ -3,7 +3,7 @@
  * Alipay and WeChat Pay read the answer their own way, so the handler decides status + body once and
  * this module renders it per gateway.
  */
-import type { GatewayKind } from '../../../lib/topology.ts';
+import type { GatewayKind } from '../../../lib/settings.ts';
 
 /** A CONTRACT §3 body: `{"status":"processed"}`, `{"error":"invalid_signature"}`, … */
 export type AckBody = { readonly status: string } | { readonly error: string };

@@ -8,6 +8,7 @@
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { TextDecoder } from 'node:util';
+import * as z from 'zod/mini';
 import type { Currency } from '../money.ts';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
@@ -18,7 +19,8 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.ts';
 import { finish, header, refs, requireCurrency, requireMajor, requireStr, str } from './internal.ts';
-import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+import { nonEmpty, optionalCurrency, parseSecret } from './secrets.ts';
+import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 
 export interface AlipayGatewayConfig {
   readonly name: string;
@@ -256,3 +258,22 @@ export function normaliseAlipayNotification(
   // WAIT_BUYER_PAY, TRADE_CLOSED without a refund (unpaid and timed out): nothing to apply.
   return { type: 'ignored', eventType, eventId };
 }
+
+/** Alipay's secret JSON. */
+export const alipaySecretSchema = z.strictObject({
+  appId: nonEmpty,
+  sellerId: nonEmpty,
+  /** PEM or Alipay's bare base64 public key. */
+  alipayPublicKeyPem: nonEmpty,
+  /** @default 'CNY' */
+  defaultCurrency: optionalCurrency,
+});
+
+export const alipayGatewayFromSecret: GatewayFromSecret = (name, secret, options = {}) => {
+  const s = parseSecret(alipaySecretSchema, 'alipay', secret, name);
+  return createAlipayGateway({
+    name,
+    ...s,
+    defaultCurrency: options.defaultCurrency ?? (s.defaultCurrency as Currency | undefined),
+  });
+};

@@ -3,15 +3,15 @@
  * acknowledgements. Everything here is pure apart from the PayPal certificate download, which is
  * injectable (`fetchCert`).
  */
-import * as z from 'zod/mini';
-import { type Currency, isCurrency } from '../money.ts';
-import { createAlipayGateway } from './alipay.ts';
+import type * as z from 'zod/mini';
+import { alipayGatewayFromSecret, alipaySecretSchema } from './alipay.ts';
 import { GatewayConfigError } from './errors.ts';
-import { createPaypalGateway, DEFAULT_CERT_HOST_ALLOWLIST, type FetchCert, httpFetchCert } from './paypal.ts';
-import { createStandardWebhooksGateway } from './standard-webhooks.ts';
-import { createStripeGateway } from './stripe.ts';
-import type { Gateway, GatewayKind } from './types.ts';
-import { createWechatpayGateway } from './wechatpay.ts';
+import { paypalGatewayFromSecret, paypalSecretSchema } from './paypal.ts';
+import { parseSecret } from './secrets.ts';
+import { standardWebhooksGatewayFromSecret, standardWebhooksSecretSchema } from './standard-webhooks.ts';
+import { stripeGatewayFromSecret, stripeSecretSchema } from './stripe.ts';
+import type { Gateway, GatewayFromSecret, GatewayKind, GatewayOptions } from './types.ts';
+import { wechatpayGatewayFromSecret, wechatpaySecretSchema } from './wechatpay.ts';
 
 export { type AckBody, type Acknowledgement, acknowledgement } from './acknowledgement.ts';
 export { assertContentType } from './content-type.ts';
@@ -23,49 +23,23 @@ export {
   httpFetchCert,
   isAllowedCertUrl,
 } from './paypal.ts';
-export type { CallbackRequest, ContentKind, Gateway, GatewayKind, VerifyResult } from './types.ts';
+export type {
+  CallbackRequest,
+  ContentKind,
+  Gateway,
+  GatewayFromSecret,
+  GatewayKind,
+  GatewayOptions,
+  VerifyResult,
+} from './types.ts';
 
-const nonEmpty = z.string().check(z.minLength(1));
-const secretList = z.array(nonEmpty).check(z.minLength(1));
-const currency = z.optional(z.string().check(z.refine(isCurrency, 'unknown currency')));
-
-/**
- * The secret JSON (Secrets Manager in AWS, the sandbox locally) each kind of gateway needs, one schema
- * per kind. Strict objects: a misspelt optional key (`defaultCurency`) fails at start instead of
- * silently falling back to a default.
- */
+/** Every kind's secret schema (each declared beside its gateway). */
 export const GatewaySecretsSchema = {
-  stripe: z.strictObject({
-    /** Every active endpoint secret; two while rolling. */
-    webhookSecrets: secretList,
-  }),
-  'standard-webhooks': z.strictObject({
-    /** `whsec_<base64>` secrets; two while rotating. */
-    secrets: secretList,
-  }),
-  paypal: z.strictObject({
-    webhookId: nonEmpty,
-  }),
-  alipay: z.strictObject({
-    appId: nonEmpty,
-    sellerId: nonEmpty,
-    /** PEM or Alipay's bare base64 public key. */
-    alipayPublicKeyPem: nonEmpty,
-    /** @default 'CNY' */
-    defaultCurrency: currency,
-  }),
-  wechatpay: z.strictObject({
-    mchid: nonEmpty,
-    apiV3Key: z.string().check(z.length(32)),
-    /** Platform serial → platform certificate or public key PEM. */
-    platformCertificates: z
-      .record(nonEmpty, nonEmpty)
-      .check(z.refine((m) => Object.keys(m).length > 0, 'empty')),
-    /** @default 'CNY' */
-    defaultCurrency: currency,
-    /** Partner mode: the sub-merchant notifications must name (our `mchid` is then the `sp_mchid`). */
-    subMchid: z.optional(nonEmpty),
-  }),
+  stripe: stripeSecretSchema,
+  'standard-webhooks': standardWebhooksSecretSchema,
+  paypal: paypalSecretSchema,
+  alipay: alipaySecretSchema,
+  wechatpay: wechatpaySecretSchema,
 } as const satisfies Record<GatewayKind, z.ZodMiniType>;
 
 /** The parsed secret of one kind of gateway. */
@@ -81,41 +55,20 @@ export function parseGatewaySecrets<K extends GatewayKind>(
   secret: unknown,
   name: string = kind,
 ): GatewaySecrets<K> {
-  let value = secret;
-  if (typeof secret === 'string') {
-    try {
-      value = JSON.parse(secret);
-    } catch {
-      // The parser's message can quote the input: do not chain it as the cause.
-      throw new GatewayConfigError(`secret of gateway ${name} is not JSON`, { gateway: name });
-    }
-  }
-  const schema: z.ZodMiniType = GatewaySecretsSchema[kind];
+  const schema: z.ZodMiniType | undefined = GatewaySecretsSchema[kind];
   if (!schema)
     throw new GatewayConfigError(`unknown gateway kind ${JSON.stringify(kind)}`, { gateway: name });
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const fields = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ');
-    throw new GatewayConfigError(`secret of gateway ${name} (${kind}) is invalid: ${fields}`, {
-      gateway: name,
-    });
-  }
-  return result.data as GatewaySecrets<K>;
+  return parseSecret(schema, kind, secret, name) as GatewaySecrets<K>;
 }
 
-/** Non-secret settings and injected dependencies. */
-export interface GatewayOptions {
-  /** PayPal: certificate download. @default httpFetchCert (fetch, 3 s timeout, no redirects) */
-  readonly fetchCert?: FetchCert;
-  /** PayPal: cert URL host patterns (`PAYPAL_CERT_URL_HOSTS`). @default ['*.paypal.com'] */
-  readonly certHostAllowlist?: readonly string[];
-  /** PayPal: the only roots to trust (`PAYPAL_TRUST_ROOTS_PEM`). @default Node's bundled root CAs */
-  readonly trustRootsPem?: string;
-  /** PayPal: leaf subject CN pattern (`PAYPAL_CERT_CN`). @default 'messageverificationcerts*.paypal.com' */
-  readonly certCommonName?: string;
-  /** Alipay / WeChat Pay: currency when the notification names none. Overrides the secret's. @default 'CNY' */
-  readonly defaultCurrency?: Currency;
-}
+/** Every kind's builder. A function built for one gateway imports that gateway's module alone. */
+export const gatewayFromSecret: Readonly<Record<GatewayKind, GatewayFromSecret>> = {
+  stripe: stripeGatewayFromSecret,
+  'standard-webhooks': standardWebhooksGatewayFromSecret,
+  paypal: paypalGatewayFromSecret,
+  alipay: alipayGatewayFromSecret,
+  wechatpay: wechatpayGatewayFromSecret,
+};
 
 /**
  * Builds the gateway `name` of `kind` from its secret (validated here). Call once per Lambda instance,
@@ -128,41 +81,7 @@ export function createGateway(
   secrets: unknown,
   options: GatewayOptions = {},
 ): Gateway {
-  switch (kind) {
-    case 'stripe':
-      return createStripeGateway({ name, ...parseGatewaySecrets(kind, secrets, name) });
-    case 'standard-webhooks':
-      return createStandardWebhooksGateway({ name, ...parseGatewaySecrets(kind, secrets, name) });
-    case 'paypal': {
-      const s = parseGatewaySecrets(kind, secrets, name);
-      return createPaypalGateway({
-        name,
-        webhookId: s.webhookId,
-        certHostAllowlist: options.certHostAllowlist ?? DEFAULT_CERT_HOST_ALLOWLIST,
-        fetchCert: options.fetchCert ?? ((url) => httpFetchCert(url)),
-        ...(options.trustRootsPem === undefined ? {} : { trustRootsPem: options.trustRootsPem }),
-        ...(options.certCommonName === undefined ? {} : { certCommonName: options.certCommonName }),
-      });
-    }
-    case 'alipay': {
-      const s = parseGatewaySecrets(kind, secrets, name);
-      return createAlipayGateway({
-        name,
-        ...s,
-        defaultCurrency: options.defaultCurrency ?? (s.defaultCurrency as Currency | undefined),
-      });
-    }
-    case 'wechatpay': {
-      const s = parseGatewaySecrets(kind, secrets, name);
-      return createWechatpayGateway({
-        name,
-        ...s,
-        defaultCurrency: options.defaultCurrency ?? (s.defaultCurrency as Currency | undefined),
-      });
-    }
-    default:
-      throw new GatewayConfigError(`unknown gateway kind ${JSON.stringify(kind satisfies never)}`, {
-        gateway: name,
-      });
-  }
+  if (!Object.hasOwn(gatewayFromSecret, kind))
+    throw new GatewayConfigError(`unknown gateway kind ${JSON.stringify(kind)}`, { gateway: name });
+  return gatewayFromSecret[kind](name, secrets, options);
 }

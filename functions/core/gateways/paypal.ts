@@ -10,6 +10,7 @@
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import * as z from 'zod/mini';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
 import { requireGatewayMajor } from './currencies.ts';
@@ -37,7 +38,9 @@ import {
   commonNameMatcher,
   createMissLimiter,
   DEFAULT_CERT_COMMON_NAME,
+  DEFAULT_CERT_HOST_ALLOWLIST,
   type FetchCert,
+  httpFetchCert,
   isAllowedCertUrl,
   parsePemChain,
   type TrustStore,
@@ -45,7 +48,8 @@ import {
   type VerifiedCertificate,
   verifyCertificateChain,
 } from './paypal-cert.ts';
-import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+import { nonEmpty, parseSecret } from './secrets.ts';
+import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 
 export {
   DEFAULT_CERT_COMMON_NAME,
@@ -290,3 +294,16 @@ export function normalisePaypalEvent(event: Record<string, unknown>, gateway = '
       return { type: 'ignored', eventType, eventId };
   }
 }
+
+/** PayPal's secret JSON: the id of our webhook registration. */
+export const paypalSecretSchema = z.strictObject({ webhookId: nonEmpty });
+
+export const paypalGatewayFromSecret: GatewayFromSecret = (name, secret, options = {}) =>
+  createPaypalGateway({
+    name,
+    webhookId: parseSecret(paypalSecretSchema, 'paypal', secret, name).webhookId,
+    certHostAllowlist: options.certHostAllowlist ?? DEFAULT_CERT_HOST_ALLOWLIST,
+    fetchCert: options.fetchCert ?? ((url) => httpFetchCert(url)),
+    ...(options.trustRootsPem === undefined ? {} : { trustRootsPem: options.trustRootsPem }),
+    ...(options.certCommonName === undefined ? {} : { certCommonName: options.certCommonName }),
+  });

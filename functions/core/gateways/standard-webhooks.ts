@@ -11,6 +11,7 @@
  * unit tests check that the package's `verify` agrees with us.
  */
 import { Webhook } from 'standardwebhooks';
+import * as z from 'zod/mini';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
 import { GatewayConfigError, InvalidSignatureError } from './errors.ts';
@@ -27,7 +28,8 @@ import {
   safeEqual,
   str,
 } from './internal.ts';
-import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+import { parseSecret, secretList } from './secrets.ts';
+import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 
 export interface StandardWebhooksGatewayConfig {
   readonly name: string;
@@ -135,3 +137,12 @@ export function normaliseStandardWebhooksEvent(
       return { type: 'ignored', eventType, eventId };
   }
 }
+
+/** A Standard Webhooks gateway's secret JSON: `whsec_<base64>` secrets; two while rotating. */
+export const standardWebhooksSecretSchema = z.strictObject({ secrets: secretList });
+
+export const standardWebhooksGatewayFromSecret: GatewayFromSecret = (name, secret) =>
+  createStandardWebhooksGateway({
+    name,
+    ...parseSecret(standardWebhooksSecretSchema, 'standard-webhooks', secret, name),
+  });

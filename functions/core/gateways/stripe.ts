@@ -5,6 +5,7 @@
  * The unit tests hold it to the SDK as an oracle wherever the two are meant to agree.
  */
 import { createHmac } from 'node:crypto';
+import * as z from 'zod/mini';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
 import { withIsoAmount } from './currencies.ts';
@@ -25,7 +26,8 @@ import {
   safeEqual,
   str,
 } from './internal.ts';
-import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+import { parseSecret, secretList } from './secrets.ts';
+import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 
 export interface StripeGatewayConfig {
   readonly name: string;
@@ -247,3 +249,9 @@ function idOf(value: unknown): string | undefined {
   if (typeof value === 'string') return str(value);
   return isRecord(value) ? str(value.id) : undefined;
 }
+
+/** Stripe's secret JSON: every active endpoint secret; two while rolling. */
+export const stripeSecretSchema = z.strictObject({ webhookSecrets: secretList });
+
+export const stripeGatewayFromSecret: GatewayFromSecret = (name, secret) =>
+  createStripeGateway({ name, ...parseSecret(stripeSecretSchema, 'stripe', secret, name) });

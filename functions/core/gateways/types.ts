@@ -4,9 +4,11 @@
  * gateway-agnostic: it checks the body size, calls `verify`, runs the use case, and answers with
  * `acknowledge` (see acknowledgement.ts) whatever the outcome.
  */
-import type { GatewayKind } from '../../../lib/topology.ts';
+import type { GatewayKind } from '../../../lib/settings.ts';
 import type { NormalizedEvent } from '../events.ts';
+import type { Currency } from '../money.ts';
 import type { AckBody, Acknowledgement } from './acknowledgement.ts';
+import type { FetchCert } from './paypal.ts';
 
 export type { GatewayKind };
 
@@ -41,3 +43,23 @@ export interface Gateway {
   /** The HTTP answer in this gateway's own acknowledgement format (same as `acknowledgement(kind, …)`). */
   acknowledge(statusCode: number, body: AckBody, headers?: Readonly<Record<string, string>>): Acknowledgement;
 }
+
+/** Non-secret settings and injected dependencies. */
+export interface GatewayOptions {
+  /** PayPal: certificate download. @default httpFetchCert (fetch, 3 s timeout, no redirects) */
+  readonly fetchCert?: FetchCert;
+  /** PayPal: cert URL host patterns (`PAYPAL_CERT_URL_HOSTS`). @default ['*.paypal.com'] */
+  readonly certHostAllowlist?: readonly string[];
+  /** PayPal: the only roots to trust (`PAYPAL_TRUST_ROOTS_PEM`). @default Node's bundled root CAs */
+  readonly trustRootsPem?: string;
+  /** PayPal: leaf subject CN pattern (`PAYPAL_CERT_CN`). @default 'messageverificationcerts*.paypal.com' */
+  readonly certCommonName?: string;
+  /** Alipay / WeChat Pay: currency when the notification names none. Overrides the secret's. @default 'CNY' */
+  readonly defaultCurrency?: Currency;
+}
+
+/**
+ * Builds one kind of gateway, named `name`, from its secret (validated: GatewayConfigError names the bad
+ * fields). Call once per Lambda instance and keep the result: PayPal caches certificates in it.
+ */
+export type GatewayFromSecret = (name: string, secret: unknown, options?: GatewayOptions) => Gateway;

@@ -3,6 +3,7 @@
  * around an AEAD_AES_256_GCM-encrypted resource.
  */
 import { createDecipheriv, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import * as z from 'zod/mini';
 import type { Currency } from '../money.ts';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
@@ -21,7 +22,8 @@ import {
   requireStr,
   str,
 } from './internal.ts';
-import type { CallbackRequest, Gateway, VerifyResult } from './types.ts';
+import { nonEmpty, optionalCurrency, parseSecret } from './secrets.ts';
+import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 
 export interface WechatpayGatewayConfig {
   readonly name: string;
@@ -274,3 +276,26 @@ export function normaliseWechatpayResource(
   }
   return { type: 'ignored', eventType, eventId };
 }
+
+/** WeChat Pay's secret JSON. */
+export const wechatpaySecretSchema = z.strictObject({
+  mchid: nonEmpty,
+  apiV3Key: z.string().check(z.length(32)),
+  /** Platform serial → platform certificate or public key PEM. */
+  platformCertificates: z
+    .record(nonEmpty, nonEmpty)
+    .check(z.refine((m) => Object.keys(m).length > 0, 'empty')),
+  /** @default 'CNY' */
+  defaultCurrency: optionalCurrency,
+  /** Partner mode: the sub-merchant notifications must name (our `mchid` is then the `sp_mchid`). */
+  subMchid: z.optional(nonEmpty),
+});
+
+export const wechatpayGatewayFromSecret: GatewayFromSecret = (name, secret, options = {}) => {
+  const s = parseSecret(wechatpaySecretSchema, 'wechatpay', secret, name);
+  return createWechatpayGateway({
+    name,
+    ...s,
+    defaultCurrency: options.defaultCurrency ?? (s.defaultCurrency as Currency | undefined),
+  });
+};

@@ -7,7 +7,7 @@
  */
 import type { ScheduledEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { bucket as bucketDef } from '../../../lib/topology.ts';
+import { bucket as bucketDef } from '../../../lib/settings.ts';
 import { createAlerts } from '../../adapters/alerts.ts';
 import { createDocumentClient, createDynamoClient } from '../../adapters/aws-clients.ts';
 import { DynamoOpenItemsStore, S3OpenItemsReports } from '../../adapters/open-items-store.ts';

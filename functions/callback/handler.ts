@@ -1,3 +1,0 @@
-import { createHandler } from './app.ts';
-
-export const handler = createHandler(process.env);
