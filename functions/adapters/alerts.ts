@@ -3,10 +3,8 @@
  * (lib/constructs/alerting.ts) fans each one out to the SNS topic people subscribe to. In the sandbox
  * (`ALERT_SINK=local`) they go to an in-process list served at `GET /_sandbox/alerts`.
  *
- * One client instead of an SNS and an EventBridge client in every function (-23 KB per bundle), created
- * at the first alert, not at cold start: alerts are rare and off the happy path. The SDK module itself
- * is imported statically: a dynamic `import()` defers its evaluation but bundles it untree-shaken
- * (measured +34 KB on the callback bundle, which is what the 400 KB budget could not afford).
+ * One signed `PutEvents` call (eventbridge-alerts.ts) instead of an SNS and an EventBridge client in every
+ * function, set up at the first alert, not at cold start: alerts are rare and off the happy path.
  */
 import { alertSource } from '../../lib/settings.ts';
 import type { Alerts, AlertType } from '../core/alerts.ts';
@@ -42,10 +40,13 @@ type Publish = ReturnType<typeof createEventBridgePublisher>;
 
 export class AwsAlerts implements Alerts {
   private publish: Publish | undefined;
-  constructor(private readonly eventBus: string) {}
+  constructor(
+    private readonly eventBus: string,
+    private readonly env: Env = process.env,
+  ) {}
 
   async raise(detailType: AlertType, detail: Record<string, unknown>): Promise<void> {
-    this.publish ??= createEventBridgePublisher();
+    this.publish ??= createEventBridgePublisher(this.env);
     const failed = await this.publish({
       source: alertSource,
       detailType,
@@ -63,5 +64,5 @@ export function createAlerts(env: Env): Alerts {
   const sink = env.ALERT_SINK ?? 'aws';
   if (sink === 'local') return new LocalAlerts();
   if (sink !== 'aws') throw new Error(`ALERT_SINK: must be "aws" or "local", got ${JSON.stringify(sink)}`);
-  return new AwsAlerts(env.ALERT_EVENT_BUS ?? 'default');
+  return new AwsAlerts(env.ALERT_EVENT_BUS ?? 'default', env);
 }

@@ -1,15 +1,15 @@
 /**
  * The FX provider's API key: from AWS Secrets Manager (`FX_PROVIDER_SECRET_ID`, set by the stack for
- * `FX_PROVIDER=base-rates`) through Powertools Parameters, cached 5 minutes like the gateway secrets
+ * `FX_PROVIDER=base-rates`), cached 5 minutes like the gateway secrets
  * (gateway-secret.ts) so a rotated key needs no deployment; or `FX_PROVIDER_API_KEY` in the sandbox, which
  * has no Secrets Manager. The secret holds `{"apiKey":"…"}` or the bare key.
  *
  * The key is returned to the HTTP adapter only: never logged, never in an error message (the errors below
  * name the variable and the secret's id, not its value).
  */
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { FxProviderError } from '../core/fx.ts';
 import type { Env } from '../shared/config.ts';
+import { getSecretValue } from './secrets-manager.ts';
 
 export type ApiKeySource = () => Promise<string>;
 
@@ -22,7 +22,7 @@ export function fxApiKeySource(env: Env): ApiKeySource | undefined {
   return async () => {
     let secret: unknown;
     try {
-      secret = await getSecret(id, { maxAge: 300 });
+      secret = await getSecretValue(id, { maxAgeSeconds: 300, env });
     } catch {
       throw new FxProviderError('FX provider key could not be read from Secrets Manager', 'network_error');
     }

@@ -1,21 +1,15 @@
 /**
- * A gateway's secret (webhook secrets, keys, certificates) as JSON: from AWS Secrets Manager through
- * Powertools Parameters in AWS (`GATEWAY_SECRET_ID`, cached 5 minutes so rotation needs no deployment),
- * or handed over by the sandbox (`GATEWAY_SECRET_JSON`). Never logged.
- *
- * Imported statically on purpose. A lazy `await import()` was measured: it grows the callback bundle by
- * 12.6 KB (esbuild keeps every export of the Secrets Manager barrel once it sits behind a lazy initialiser),
- * and saves nothing in AWS, where `GATEWAY_SECRET_ID` is always set and the first request needs the client
- * anyway (it would only move the module evaluation out of the CPU-boosted init phase).
+ * A gateway's secret (webhook secrets, keys, certificates) as JSON: from AWS Secrets Manager in AWS
+ * (`GATEWAY_SECRET_ID`, cached 5 minutes so rotation needs no deployment), or handed over by the sandbox
+ * (`GATEWAY_SECRET_JSON`). Never logged.
  */
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { ConfigError, type Env } from '../shared/config.ts';
+import { getSecretValue } from './secrets-manager.ts';
 
 /**
  * Parses a secret's raw text. Neither the message nor a `cause` may carry any of it: V8's JSON errors
- * quote the text around the fault (`Unexpected token 'w', "{"secret": whsec_…" is not valid JSON`),
- * and Powertools' `transform: 'json'` wraps exactly that message, so a malformed secret ended up in the
- * error log. The fault's position is all we report.
+ * quote the text around the fault (`Unexpected token 'w', "{"secret": whsec_…" is not valid JSON`), so a
+ * malformed secret would end up in the error log. The fault's position is all we report.
  */
 export function parseSecretJson(raw: string, source: string, gateway: string): unknown {
   try {
@@ -40,7 +34,7 @@ export async function loadGatewaySecret(env: Env, gateway: string): Promise<unkn
     ]);
   }
   // The raw string, parsed here: see parseSecretJson.
-  const raw = await getSecret(id, { maxAge: 300 });
+  const raw = await getSecretValue(id, { maxAgeSeconds: 300, env });
   if (raw === undefined || raw === '')
     throw new ConfigError(`GATEWAY_SECRET_ID: secret ${id} is empty`, ['GATEWAY_SECRET_ID']);
   if (typeof raw !== 'string') {

@@ -16,12 +16,19 @@
  * beyond SigV4's payload hash, as the SDK client was configured (`WHEN_REQUIRED`). Tooling (sandbox,
  * tests, CLIs) keeps the SDK client (`createS3Client`), which it uses for bucket operations too.
  */
-import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Env } from '../shared/config.ts';
+import {
+  backoff,
+  environmentCredentials,
+  MAX_ATTEMPTS,
+  RETRYABLE_NETWORK,
+  regionalHost,
+  Sha256,
+} from './aws-signing.ts';
 
 /** The port the settlement and open-items adapters write through. */
 export interface ObjectStore {
@@ -71,21 +78,6 @@ export class S3ServiceError extends Error {
   }
 }
 
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret
-      ? createHmac('sha256', typeof secret === 'string' ? secret : Buffer.from(secret as ArrayBuffer))
-      : createHash('sha256');
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(typeof data === 'string' ? data : Buffer.from(data as Uint8Array));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.hash.digest());
-  }
-}
-
 /** RFC 3986 encoding of one path segment, as SigV4 and the SDK encode object keys. */
 const encodeSegment = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -105,9 +97,6 @@ const xmlTag = (xml: string, tag: string) => {
   const m = xml.match(new RegExp(`<${tag}>([^<]*)</${tag}>`));
   return m ? xmlUnescape(m[1]!) : undefined;
 };
-
-const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-const MAX_ATTEMPTS = 3;
 
 type Response = { status: number; headers: http.IncomingHttpHeaders; body: http.IncomingMessage };
 
@@ -153,7 +142,7 @@ export class S3Objects implements ObjectStore {
         path: `/${encodeSegment(bucket)}${path}`,
       };
     }
-    const regional = `s3.${this.options.region}.amazonaws.com`;
+    const regional = regionalHost('s3', this.options.region);
     // A bucket name with dots breaks the wildcard TLS certificate of virtual-hosted addressing.
     return bucket.includes('.')
       ? { protocol: 'https:', hostname: regional, port: undefined, path: `/${encodeSegment(bucket)}${path}` }
@@ -214,7 +203,7 @@ export class S3Objects implements ObjectStore {
             ? error.$retryable
             : RETRYABLE_NETWORK.has((error as NodeJS.ErrnoException).code ?? '');
         if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-        await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** attempt));
+        await backoff(attempt);
       }
     }
   }
@@ -323,16 +312,6 @@ export function createObjectStore(env: Env = process.env): ObjectStore {
   return new S3Objects({
     region: env.AWS_REGION ?? 'us-east-1',
     endpoint,
-    // Read when a request is signed, as the SDK's environment provider does: a missing key fails
-    // that request, not the cold start.
-    credentials: async () => {
-      const accessKeyId = env.AWS_ACCESS_KEY_ID ?? fallback;
-      const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? fallback;
-      if (!accessKeyId || !secretAccessKey) {
-        throw new Error('no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
-      }
-      const sessionToken = endpoint ? undefined : env.AWS_SESSION_TOKEN;
-      return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-    },
+    credentials: environmentCredentials(env, { fallback, local: Boolean(endpoint) }),
   });
 }

@@ -1,12 +1,12 @@
 /**
  * Regression: a malformed gateway secret put the secret's own text into the error (V8 quotes the JSON
- * around the fault, and Powertools' json transform wraps that message), and so into the logs. Secrets
- * Manager cannot run here, so `getSecret` is mocked to hand back the raw string AWS would.
+ * around the fault), and so into the logs. Secrets Manager cannot run here, so `getSecretValue` is mocked
+ * to hand back the raw string AWS would (its HTTP call: test/integration/aws-json.test.ts).
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-const getSecret = vi.fn();
-vi.mock('@aws-lambda-powertools/parameters/secrets', () => ({ getSecret }));
+const getSecretValue = vi.fn();
+vi.mock('../../functions/adapters/secrets-manager.ts', () => ({ getSecretValue }));
 const { loadGatewaySecret } = await import('../../functions/adapters/gateway-secret.ts');
 const { ConfigError } = await import('../../functions/shared/config.ts');
 
@@ -22,7 +22,7 @@ function printed(error: unknown): string {
   return parts.join('\n');
 }
 
-beforeEach(() => getSecret.mockReset());
+beforeEach(() => getSecretValue.mockReset());
 
 describe('a malformed gateway secret never shows up in the error', () => {
   it('GATEWAY_SECRET_JSON (sandbox)', async () => {
@@ -34,18 +34,18 @@ describe('a malformed gateway secret never shows up in the error', () => {
     expect(printed(error)).not.toContain('whsec_');
   });
 
-  it('GATEWAY_SECRET_ID (AWS): the raw string is fetched and parsed by us, not by the json transform', async () => {
-    getSecret.mockResolvedValue(malformed);
+  it('GATEWAY_SECRET_ID (AWS): the raw string is fetched and parsed by us', async () => {
+    getSecretValue.mockResolvedValue(malformed);
     const error = await loadGatewaySecret({ GATEWAY_SECRET_ID: 'arn:secret' }, 'stripe').catch(
       (e: Error) => e,
     );
-    expect(getSecret).toHaveBeenCalledWith('arn:secret', { maxAge: 300 });
+    expect(getSecretValue).toHaveBeenCalledWith('arn:secret', expect.objectContaining({ maxAgeSeconds: 300 }));
     expect(error).toBeInstanceOf(ConfigError);
     expect(printed(error)).not.toContain('whsec_');
   });
 
   it('a well-formed secret is returned parsed', async () => {
-    getSecret.mockResolvedValue(JSON.stringify({ webhookSecret: SECRET }));
+    getSecretValue.mockResolvedValue(JSON.stringify({ webhookSecret: SECRET }));
     expect(await loadGatewaySecret({ GATEWAY_SECRET_ID: 'arn:secret' }, 'stripe')).toEqual({
       webhookSecret: SECRET,
     });
