@@ -6,31 +6,10 @@
  * This module is plain data: no CDK or AWS SDK imports, so the sandbox can load it cheaply.
  */
 
-import {
-  alertSource,
-  bucket,
-  customMetrics,
-  defaultSettings,
-  type FxProviderName,
-  fxProviderDefaults,
-  GATEWAY_KINDS,
-  type GatewayDef,
-  type GatewayKind,
-  gateways,
-} from './settings.ts';
+import { bucket, type FxProviderName, fxProviderDefaults, gateways } from './settings.ts';
 
-export {
-  alertSource,
-  bucket,
-  customMetrics,
-  defaultSettings,
-  type FxProviderName,
-  fxProviderDefaults,
-  GATEWAY_KINDS,
-  type GatewayDef,
-  type GatewayKind,
-  gateways,
-};
+// The constants functions read at run time are defined there, and are part of the topology too.
+export * from './settings.ts';
 
 export type AttributeType = 'S' | 'N';
 

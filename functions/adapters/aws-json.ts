@@ -19,28 +19,16 @@ import http from 'node:http';
 import https from 'node:https';
 import { SignatureV4 } from '@smithy/signature-v4';
 import {
-  backoff,
+  AwsServiceError,
   environmentCredentials,
-  MAX_ATTEMPTS,
-  RETRYABLE_NETWORK,
   regionalHost,
   Sha256,
+  withAttempts,
 } from './aws-signing.ts';
 
-type Env = Readonly<Record<string, string | undefined>>;
+export { AwsServiceError };
 
-/** A service's error answer, named by its exception type as the SDK names its exceptions. */
-export class AwsServiceError extends Error {
-  readonly $metadata: { httpStatusCode: number };
-  readonly $retryable: boolean;
-  constructor(type: string, message: string, status: number) {
-    super(message || type);
-    this.name = 'AwsServiceError';
-    Object.defineProperty(this, 'name', { value: type || `Http${status}`, enumerable: false });
-    this.$metadata = { httpStatusCode: status };
-    this.$retryable = status >= 500 || /Throttl|TooManyRequests|RequestLimitExceeded/.test(type);
-  }
-}
+type Env = Readonly<Record<string, string | undefined>>;
 
 export interface AwsJsonService {
   /** SigV4 signing name and endpoint prefix: `events`, `secretsmanager`. */
@@ -82,7 +70,7 @@ export function awsJsonClient(service: AwsJsonService, env: Env = process.env): 
 
   return async <T>(operation: string, input: object): Promise<T> => {
     const body = Buffer.from(JSON.stringify(input), 'utf8');
-    for (let attempt = 1; ; attempt++) {
+    return withAttempts(async () => {
       const signed = await signer.sign({
         method: 'POST',
         protocol: url.protocol,
@@ -98,47 +86,43 @@ export function awsJsonClient(service: AwsJsonService, env: Env = process.env): 
         },
         body,
       });
-      try {
-        const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-          const req = transport.request(
-            {
-              method: 'POST',
-              protocol: url.protocol,
-              hostname: url.hostname,
-              port,
-              path: '/',
-              headers: signed.headers,
-              agent,
-            },
-            (res) => {
-              const chunks: Buffer[] = [];
-              res.on('data', (c: Buffer) => chunks.push(c));
-              res.on('end', () =>
-                resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-              );
-              res.on('error', reject);
-            },
-          );
-          req.on('error', reject);
-          req.end(body);
-        });
-        const json = parseJson(text);
-        if (status < 300) return json as T;
-        // `__type` is `[namespace#]ExceptionName`; `message` or `Message` depending on the service.
-        const type =
-          String(json.__type ?? '')
-            .split('#')
-            .pop() ?? '';
-        throw new AwsServiceError(type, String(json.message ?? json.Message ?? ''), status);
-      } catch (error) {
-        const retryable =
-          error instanceof AwsServiceError
-            ? error.$retryable
-            : RETRYABLE_NETWORK.has((error as NodeJS.ErrnoException).code ?? '');
-        if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+      const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = transport.request(
+          {
+            method: 'POST',
+            protocol: url.protocol,
+            hostname: url.hostname,
+            port,
+            path: '/',
+            headers: signed.headers,
+            agent,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      const json = parseJson(text);
+      if (status < 300) return json as T;
+      // `__type` is `[namespace#]ExceptionName`; `message` or `Message` depending on the service.
+      const type =
+        String(json.__type ?? '')
+          .split('#')
+          .pop() ?? '';
+      throw new AwsServiceError(
+        type,
+        String(json.message ?? json.Message ?? ''),
+        status,
+        status >= 500 || /Throttl|TooManyRequests|RequestLimitExceeded/.test(type),
+      );
+    });
   };
 }
 

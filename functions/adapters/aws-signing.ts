@@ -54,9 +54,40 @@ export function regionalHost(service: string, region: string): string {
   return `${service}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 }
 
-export const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
-export const MAX_ATTEMPTS = 3;
+/**
+ * A service's error answer, named by the service's error code (`NoSuchKey`, `ResourceNotFoundException`,
+ * …) as the SDK names its exceptions, with the HTTP status where the SDK keeps it.
+ */
+export class AwsServiceError extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  readonly $retryable: boolean;
+  constructor(code: string, message: string, status: number, retryable: boolean) {
+    super(message || code);
+    this.name = 'AwsServiceError';
+    Object.defineProperty(this, 'name', { value: code || `Http${status}`, enumerable: false });
+    this.$metadata = { httpStatusCode: status };
+    this.$retryable = retryable;
+  }
+}
 
-/** Full-jitter backoff before attempt `attempt + 1`. */
-export const backoff = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** attempt));
+const RETRYABLE_NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Runs `send` up to three times while it fails with a retryable service error or a network fault, with
+ * full-jitter backoff in between (the SDK's standard retry mode, without its token bucket).
+ */
+export async function withAttempts<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      const retryable =
+        error instanceof AwsServiceError
+          ? error.$retryable
+          : RETRYABLE_NETWORK.has((error as NodeJS.ErrnoException).code ?? '');
+      if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** attempt));
+    }
+  }
+}

@@ -22,12 +22,11 @@ import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { Env } from '../shared/config.ts';
 import {
-  backoff,
+  AwsServiceError,
   environmentCredentials,
-  MAX_ATTEMPTS,
-  RETRYABLE_NETWORK,
   regionalHost,
   Sha256,
+  withAttempts,
 } from './aws-signing.ts';
 
 /** The port the settlement and open-items adapters write through. */
@@ -64,19 +63,16 @@ export interface ObjectStore {
   abortMultipartUpload(input: { Bucket: string; Key: string; UploadId: string }): Promise<void>;
 }
 
-/** An S3 error response, named by its `<Code>` as the SDK names its exceptions. */
-export class S3ServiceError extends Error {
-  readonly $metadata: { httpStatusCode: number };
-  readonly $retryable: boolean;
-  constructor(code: string, message: string, status: number) {
-    super(message || code);
-    this.name = 'S3ServiceError';
-    // The SDK's exceptions carry the S3 code as their name (NoSuchKey, AccessDenied, SlowDown…).
-    Object.defineProperty(this, 'name', { value: code || `Http${status}`, enumerable: false });
-    this.$metadata = { httpStatusCode: status };
-    this.$retryable = status >= 500 || code === 'SlowDown' || code === 'RequestTimeout';
-  }
-}
+/** An S3 error answer: `name` is its `<Code>` (NoSuchKey, AccessDenied, SlowDown…). */
+export type S3ServiceError = AwsServiceError;
+
+const s3Error = (code: string, message: string, status: number) =>
+  new AwsServiceError(
+    code,
+    message,
+    status,
+    status >= 500 || code === 'SlowDown' || code === 'RequestTimeout',
+  );
 
 /** RFC 3986 encoding of one path segment, as SigV4 and the SDK encode object keys. */
 const encodeSegment = (s: string) =>
@@ -159,7 +155,7 @@ export class S3Objects implements ObjectStore {
   ): Promise<Response> {
     const t = this.target(bucket, key);
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
-    for (let attempt = 1; ; attempt++) {
+    return withAttempts(async () => {
       const signed = await this.signer.sign({
         method,
         protocol: t.protocol,
@@ -177,35 +173,26 @@ export class S3Objects implements ObjectStore {
         body,
       });
       const search = new URLSearchParams(query).toString().replace(/\+/g, '%20');
-      try {
-        const res = await new Promise<Response>((resolve, reject) => {
-          const req = (t.protocol === 'https:' ? https : http).request(
-            {
-              method,
-              protocol: t.protocol,
-              hostname: t.hostname,
-              port: t.port,
-              path: search ? `${t.path}?${search}` : t.path,
-              headers: signed.headers,
-              agent: this.agent,
-            },
-            (r) => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: r }),
-          );
-          req.on('error', reject);
-          req.end(body);
-        });
-        if (res.status < 300) return res;
-        const text = await readText(res.body).catch(() => '');
-        throw new S3ServiceError(xmlTag(text, 'Code') ?? '', xmlTag(text, 'Message') ?? '', res.status);
-      } catch (error) {
-        const retryable =
-          error instanceof S3ServiceError
-            ? error.$retryable
-            : RETRYABLE_NETWORK.has((error as NodeJS.ErrnoException).code ?? '');
-        if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+      const res = await new Promise<Response>((resolve, reject) => {
+        const req = (t.protocol === 'https:' ? https : http).request(
+          {
+            method,
+            protocol: t.protocol,
+            hostname: t.hostname,
+            port: t.port,
+            path: search ? `${t.path}?${search}` : t.path,
+            headers: signed.headers,
+            agent: this.agent,
+          },
+          (r) => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: r }),
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      if (res.status < 300) return res;
+      const text = await readText(res.body).catch(() => '');
+      throw s3Error(xmlTag(text, 'Code') ?? '', xmlTag(text, 'Message') ?? '', res.status);
+    });
   }
 
   async getObject(input: { Bucket: string; Key: string; VersionId?: string }) {
@@ -245,7 +232,7 @@ export class S3Objects implements ObjectStore {
       input.ContentType ? { 'content-type': input.ContentType } : {},
     );
     const uploadId = xmlTag(await readText(res.body), 'UploadId');
-    if (!uploadId) throw new S3ServiceError('InvalidResponse', 'no UploadId in the response', res.status);
+    if (!uploadId) throw s3Error('InvalidResponse', 'no UploadId in the response', res.status);
     return { UploadId: uploadId };
   }
 
@@ -266,8 +253,7 @@ export class S3Objects implements ObjectStore {
     );
     res.body.resume();
     const etag = res.headers.etag;
-    if (typeof etag !== 'string')
-      throw new S3ServiceError('InvalidResponse', 'no ETag for the part', res.status);
+    if (typeof etag !== 'string') throw s3Error('InvalidResponse', 'no ETag for the part', res.status);
     return { ETag: etag };
   }
 
@@ -292,7 +278,7 @@ export class S3Objects implements ObjectStore {
     // S3 may answer 200 and still report a failure in the body (the SDK throws then, too).
     const text = await readText(res.body);
     if (/<Error>/.test(text)) {
-      throw new S3ServiceError(xmlTag(text, 'Code') ?? '', xmlTag(text, 'Message') ?? '', res.status);
+      throw s3Error(xmlTag(text, 'Code') ?? '', xmlTag(text, 'Message') ?? '', res.status);
     }
   }
 

@@ -39,7 +39,10 @@ describe('a malformed gateway secret never shows up in the error', () => {
     const error = await loadGatewaySecret({ GATEWAY_SECRET_ID: 'arn:secret' }, 'stripe').catch(
       (e: Error) => e,
     );
-    expect(getSecretValue).toHaveBeenCalledWith('arn:secret', expect.objectContaining({ maxAgeSeconds: 300 }));
+    expect(getSecretValue).toHaveBeenCalledWith(
+      'arn:secret',
+      expect.objectContaining({ maxAgeSeconds: 300 }),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(printed(error)).not.toContain('whsec_');
   });
