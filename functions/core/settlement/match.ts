@@ -73,6 +73,39 @@ export interface Totals {
   netMinor: bigint;
 }
 
+/**
+ * An exact running sum of integer amounts. Adding `BigInt(x)` per row cost ~0.3 s per 1M rows (an
+ * allocation and a conversion per addition, four additions a row): the sum is kept as a Number while
+ * every partial sum is a safe integer (exact), and only what would leave that range goes to a bigint.
+ */
+export class ExactSum {
+  private small = 0;
+  private big = 0n;
+
+  add(x: number): void {
+    const sum = this.small + x;
+    // Both safe integers and a safe result: the double addition was exact.
+    if (Number.isSafeInteger(x) && Number.isSafeInteger(sum)) {
+      this.small = sum;
+    } else {
+      // BigInt(x) throws for a fraction, NaN or ±Infinity, as adding BigInt(x) directly did.
+      this.big += BigInt(x);
+    }
+  }
+
+  get value(): bigint {
+    return this.big + BigInt(this.small);
+  }
+}
+
+/** One currency's {@link Totals} while rows are added. */
+interface Sums {
+  readonly ledgerGross: ExactSum;
+  readonly settlementGross: ExactSum;
+  readonly fees: ExactSum;
+  readonly net: ExactSum;
+}
+
 /** What matching found: counts per category, per-currency sums, the exception list. */
 export interface MatchOutcome {
   readonly counts: Record<Category, number>;
@@ -215,9 +248,9 @@ export function expectedFee(grossMinor: number, rule: FeeRule): number {
  */
 export class Matcher {
   private readonly counts = zeroCounts();
-  private readonly totals = new Map<string, Totals>();
+  private readonly totals = new Map<string, Sums>();
   private lastCurrency: string | undefined;
-  private lastTotals: Totals | undefined;
+  private lastTotals: Sums | undefined;
   private readonly exceptions: ExceptionItem[] = [];
   private readonly emit: (item: ExceptionItem) => void;
   /** Ledger key → line of the first row that claimed it. The one per-entry state we keep. */
@@ -411,7 +444,7 @@ export class Matcher {
       const category = pending ? 'pending_settlement' : 'missing_in_settlement';
       this.counts[category]++;
       // Pending entries are not yet due: they stay out of the ledger total, or every report would drift.
-      if (!pending) this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signed);
+      if (!pending) this.totalsFor(entry.currency).ledgerGross.add(signed);
       ledgerSide.push({
         category,
         gateway,
@@ -435,7 +468,17 @@ export class Matcher {
     for (const item of ledgerSide) this.emit(item);
     return {
       counts: this.counts,
-      totals: this.totals,
+      totals: new Map(
+        [...this.totals].map(([currency, t]) => [
+          currency,
+          {
+            ledgerGrossMinor: t.ledgerGross.value,
+            settlementGrossMinor: t.settlementGross.value,
+            feesMinor: t.fees.value,
+            netMinor: t.net.value,
+          },
+        ]),
+      ),
       exceptions: this.exceptions,
       notes,
       claimed: (key) => this.claimed.has(key),
@@ -484,12 +527,17 @@ export class Matcher {
     }
   }
 
-  private totalsFor(currency: string): Totals {
+  private totalsFor(currency: string): Sums {
     // Rows of a file share a currency or two: remember the last one asked for.
     if (currency === this.lastCurrency && this.lastTotals) return this.lastTotals;
     let t = this.totals.get(currency);
     if (!t) {
-      t = { ledgerGrossMinor: 0n, settlementGrossMinor: 0n, feesMinor: 0n, netMinor: 0n };
+      t = {
+        ledgerGross: new ExactSum(),
+        settlementGross: new ExactSum(),
+        fees: new ExactSum(),
+        net: new ExactSum(),
+      };
       this.totals.set(currency, t);
     }
     this.lastCurrency = currency;
@@ -503,13 +551,13 @@ export class Matcher {
    */
   private addSettlementTotals(row: SettlementRow): void {
     const own = this.totalsFor(row.currency);
-    own.feesMinor += BigInt(row.feeMinor);
-    own.netMinor += BigInt(row.netMinor);
+    own.fees.add(row.feeMinor);
+    own.net.add(row.netMinor);
     if (row.fx?.amountMinor !== undefined && row.fx.currency) {
       const signed = row.grossMinor < 0 ? -Math.abs(row.fx.amountMinor) : Math.abs(row.fx.amountMinor);
-      this.totalsFor(row.fx.currency).settlementGrossMinor += BigInt(signed);
+      this.totalsFor(row.fx.currency).settlementGross.add(signed);
     } else {
-      own.settlementGrossMinor += BigInt(row.grossMinor);
+      own.settlementGross.add(row.grossMinor);
     }
   }
 
@@ -584,7 +632,7 @@ export class Matcher {
     const ledgerMinor = entry.amountMinor + adjustMinor;
     const signedEntry = (KIND_SIGN.get(entry.kind) ?? 0) * ledgerMinor;
     if (entry.classification === 'double_payment') {
-      this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signedEntry);
+      this.totalsFor(entry.currency).ledgerGross.add(signedEntry);
       this.counts.double_payment++;
       this.rowException(
         'double_payment',
@@ -606,7 +654,7 @@ export class Matcher {
       this.shortPayments.push({ row, entry });
       return;
     }
-    this.totalsFor(entry.currency).ledgerGrossMinor += BigInt(signedEntry);
+    this.totalsFor(entry.currency).ledgerGross.add(signedEntry);
     if (currency !== entry.currency) {
       this.counts.currency_mismatch++;
       this.rowException(

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ClaimSet } from '../../../functions/core/settlement/claims.ts';
 import { FieldScanner, field, splitFields } from '../../../functions/core/settlement/csv.ts';
 import { decodeText } from '../../../functions/core/settlement/index.ts';
+import { ExactSum } from '../../../functions/core/settlement/match.ts';
 import {
   isoUtcOf,
   isPlainUtcAt,
@@ -113,6 +114,39 @@ describe('ClaimSet', () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('ExactSum', () => {
+  const near = fc.integer({ min: -1000, max: 1000 });
+  const amount = fc.oneof(
+    fc.integer({ min: -1_000_000, max: 1_000_000 }),
+    fc.maxSafeInteger(),
+    near.map((d) => Number.MAX_SAFE_INTEGER - Math.abs(d)),
+    near.map((d) => -Number.MAX_SAFE_INTEGER + Math.abs(d)),
+    fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 60, 1e15),
+  );
+
+  it('sums as bigint addition does, past 2^53 and back', () => {
+    fc.assert(
+      fc.property(fc.array(amount, { maxLength: 60 }), (xs) => {
+        const sum = new ExactSum();
+        let exact = 0n;
+        for (const x of xs) {
+          sum.add(x);
+          exact += BigInt(x);
+          expect(sum.value).toBe(exact);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('throws where BigInt does', () => {
+    for (const bad of [0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => BigInt(bad)).toThrow(RangeError);
+      expect(() => new ExactSum().add(bad)).toThrow(RangeError);
+    }
   });
 });
 
