@@ -254,7 +254,7 @@ export class Matcher {
   private readonly exceptions: ExceptionItem[] = [];
   private readonly emit: (item: ExceptionItem) => void;
   /** Ledger key → line of the first row that claimed it. The one per-entry state we keep. */
-  private readonly claimed = new ClaimSet();
+  private readonly claimed: ClaimSet;
   private batch: SettlementRow[] = [];
   /** Rows no primary key found; matched by reference at the end (few in a healthy file). */
   private readonly unresolved: SettlementRow[] = [];
@@ -274,6 +274,8 @@ export class Matcher {
     if (options.feeRules) validateFeeRules(options.feeRules);
     this.emit = options.emit ?? ((item) => this.exceptions.push(item));
     this.maxUnresolved = options.maxUnresolved ?? Number.POSITIVE_INFINITY;
+    // Every key this matcher claims starts with its gateway (`{gateway}#{transactionId}#{kind}`).
+    this.claimed = new ClaimSet(`${options.gateway}#`);
   }
 
   /** Rows that must be read again at the end ({@link finish}'s `reread`). */

@@ -89,31 +89,48 @@ describe('in-place values', () => {
 });
 
 describe('ClaimSet', () => {
-  it('answers as a Map of first claims would, across growth and non-Latin-1 keys', () => {
+  const key = fc
+    .array(fc.constantFrom('a', 'b', '#', '1', '中', 'é'), { maxLength: 5 })
+    .map((p) => p.join(''));
+
+  it('answers as a Map of first claims would, across growth, blocks, prefixes and non-Latin-1 keys', () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.tuple(
-            fc.array(fc.constantFrom('a', 'b', '#', '1', '中', 'é'), { maxLength: 5 }).map((p) => p.join('')),
-            fc.integer({ min: 0, max: 1000 }),
-          ),
-          { maxLength: 3000 },
-        ),
-        (ops) => {
-          const set = new ClaimSet();
+        fc.array(fc.tuple(key, fc.integer({ min: 0, max: 1000 })), { maxLength: 3000 }),
+        fc.constantFrom('', 'a#', '中'),
+        fc.constantFrom(1 << 20, 16, 7),
+        (ops, prefix, blockBytes) => {
+          const set = new ClaimSet(prefix, blockBytes);
           const ref = new Map<string, number>();
-          for (const [key, line] of ops) {
+          for (const [k, line] of ops) {
+            // Half the keys carry the prefix, as a matcher's keys all do.
+            const key = line % 2 ? prefix + k : k;
             const before = ref.get(key);
             if (before === undefined) ref.set(key, Math.max(1, line));
             expect(set.claim(key, line)).toBe(before);
             expect(set.get(key)).toBe(ref.get(key));
           }
           expect(set.size).toBe(ref.size);
+          for (const k of ref.keys()) expect(set.get(k)).toBe(ref.get(k));
           expect(set.has('never claimed')).toBe(false);
+          expect(set.has(`${prefix}never claimed`)).toBe(false);
         },
       ),
-      { numRuns: 50 },
+      { numRuns: 100 },
     );
+  });
+
+  it('keeps lines up to 2^32 − 1 and keys up to a block long', () => {
+    const set = new ClaimSet('p#', 64);
+    const long = `p#${'x'.repeat(58)}`;
+    const tooLong = `p#${'y'.repeat(59)}`;
+    expect(set.claim(long, 2 ** 32 - 1)).toBeUndefined();
+    expect(set.claim(tooLong, 7)).toBeUndefined();
+    expect(set.claim('p#', 3)).toBeUndefined();
+    expect(set.claim(long, 1)).toBe(2 ** 32 - 1);
+    expect(set.claim(tooLong, 1)).toBe(7);
+    expect(set.get('p#')).toBe(3);
+    expect(set.size).toBe(3);
   });
 });
 
