@@ -16,7 +16,7 @@ import {
   simpleMinor2At,
 } from '../../../functions/core/settlement/values.ts';
 import { stripeCsv } from '../../fixtures/settlement/builders.ts';
-import { chunked, utf8 } from '../../fixtures/settlement/bytes.ts';
+import { chunked, gbk, utf8, utf16be, utf16le } from '../../fixtures/settlement/bytes.ts';
 
 const csvText = fc
   .array(fc.constantFrom('a', 'b', ',', '"', '""', ' ', '\u00a0', '\t', 'é', '1', '\n'), { maxLength: 16 })
@@ -192,6 +192,23 @@ describe('UTF-8 decoding', () => {
     const expected = new TextDecoder().decode(bytes);
     // (In one chunk the bad bytes would fall in the 64 KiB sniff window: GBK, by design.)
     for (const size of [1, 2, 7, 4096]) expect(await decode(bytes, size)).toBe(expected);
+  });
+
+  it('decodes chunks larger than its 64 KiB pieces as one decoder does, characters cut at any offset', async () => {
+    // Multi-byte characters at every alignment, so some straddle each 64 KiB piece boundary.
+    const line = (n: number) => `${'a'.repeat(n % 7)}中é✓,${n}\n`;
+    const text = Array.from({ length: 20_000 }, (_, n) => line(n)).join('');
+    const cases: [string, Uint8Array][] = [
+      ['utf-8', utf8(text, true)],
+      ['utf-16le', utf16le(text)],
+      ['utf-16be', utf16be(text)],
+      ['gb18030', gbk(text.replace(/[é✓]/g, ''))],
+    ];
+    for (const [encoding, bytes] of cases) {
+      expect(bytes.length).toBeGreaterThan(3 * 64 * 1024);
+      const whole = new TextDecoder(encoding).decode(bytes);
+      for (const size of [bytes.length, 200_000, 65_537]) expect(await decode(bytes, size)).toBe(whole);
+    }
   });
 
   it('reads the same Stripe rows whatever the chunk size', async () => {
