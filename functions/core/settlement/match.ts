@@ -325,10 +325,10 @@ export class Matcher {
     for (let i = 0; i < rows.length; i++) {
       const key = `${gateway}#${rows[i]!.transactionId!}#${rows[i]!.kind}`;
       rowKeys[i] = key;
-      if (!byKey.has(key)) {
-        byKey.set(key, null);
-        keys.push(key);
-      }
+      // One map operation per row, not has + set: setting a key already there leaves the size.
+      const size = byKey.size;
+      byKey.set(key, null);
+      if (byKey.size !== size) keys.push(key);
     }
     for (let i = 0; i < keys.length; i += LEDGER_BATCH_SIZE) {
       const slice = keys.length <= LEDGER_BATCH_SIZE ? keys : keys.slice(i, i + LEDGER_BATCH_SIZE);
