@@ -3,43 +3,93 @@
  *
  * An open-addressing table on typed arrays instead of a `Map<string, number>`: measured here with 1M
  * keys, a Map took ~2× as long to fill (rehash copies of a 1M-slot OrderedHashMap plus GC of its
- * backing stores). It stays exact: a 32-bit FNV-1a hash picks the slot, the key itself confirms.
+ * backing stores). It stays exact: a 32-bit hash picks the slot, the key itself confirms.
  *
- * The keys are kept as character codes in one growing typed array, not as strings: 1M live key
- * strings were each copied by two young-generation GCs and then marked by every full one, which was
- * most of the reconciliation's GC time. A key is hashed and copied to the end of that array in the
- * same pass; the copy is kept only when the key is new.
+ * The keys are kept as bytes in fixed-size blocks, not as strings: 1M live key strings were each
+ * copied by two young-generation GCs and then marked by every full one, which was most of the
+ * reconciliation's GC time. Memory is what this table costs most: every megabyte it first touches
+ * costs page faults (~4 ms per MB on the machine measured), so it keeps few bytes per key:
+ * an 8-byte slot at most half full, and in a block the key's length, its line and its characters
+ * after the prefix every key shares (`stripe#`). Blocks are appended, never copied on growth.
+ *
+ * Keys the blocks do not take (not starting with the prefix, a character above U+00FF, longer than
+ * a block) go to a plain Map; gateway ids are ASCII, so such keys are rare.
  */
+
+/** Bytes before a key's characters in its block: its length (uint16) and its line (uint32), little-endian. */
+const HEADER = 6;
+/** Keys kept in the blocks are shorter than this (the length is a uint16). */
+const MAX_KEY = 0xffff;
+/** References are int32: block × blockBytes + offset + 1 stays below 2^31. */
+const MAX_REF = 0x7fffffff;
+
 export class ClaimSet {
   private capacity = 1024;
   /**
-   * Four int32 per slot, side by side so a probe touches one cache line: hash, 1-based line of the
-   * first claim (0 = empty slot), where the key starts in {@link chars}, and its length.
+   * Two int32 per slot: the key's hash, and where it lies in the blocks (block × blockBytes + offset
+   * + 1; 0 = empty slot).
    */
-  private slots = new Int32Array(this.capacity * 4);
-  /** Every key's characters, one after the other; one byte each until a key needs more. */
-  private chars: Uint8Array | Uint16Array = new Uint8Array(64 * 1024);
+  private slots = new Int32Array(this.capacity * 2);
+  private readonly blocks: Uint8Array[] = [];
+  /** The block keys are appended to, and its first free byte. */
+  private block: Uint8Array;
   private used = 0;
   private count = 0;
+  /** Keys the blocks do not take (see above). */
+  private readonly others = new Map<string, number>();
+  /** Set by {@link stage}: the key goes to {@link others}. */
+  private stagedOther = false;
+  private readonly blockBytes: number;
+
+  /**
+   * `prefix`: what (nearly) every key starts with; it is not stored. `blockBytes` is the size of a
+   * key block (smaller only in tests).
+   */
+  constructor(
+    private readonly prefix = '',
+    blockBytes = 1 << 20,
+  ) {
+    this.blockBytes = blockBytes;
+    this.block = new Uint8Array(blockBytes);
+    this.blocks.push(this.block);
+  }
 
   get size(): number {
-    return this.count;
+    return this.count + this.others.size;
   }
 
   /** Line of the row that first claimed `key`, or undefined. */
   get(key: string): number | undefined {
-    const slot = this.find(this.stage(key), key.length);
-    return slot < 0 ? undefined : this.slots[slot + 1];
+    const hash = this.stage(key);
+    if (this.stagedOther) return this.others.get(key);
+    const slot = this.find(hash, key.length - this.prefix.length);
+    return slot < 0 ? undefined : this.lineAt(this.slots[slot + 1]!);
   }
 
   /** Claims `key` for `line` (≥ 1) unless already claimed; returns the earlier line when it was. */
   claim(key: string, line: number): number | undefined {
     const hash = this.stage(key);
-    const existing = this.find(hash, key.length);
-    if (existing >= 0) return this.slots[existing + 1];
+    const first = Math.max(1, line);
+    if (this.stagedOther) {
+      const earlier = this.others.get(key);
+      if (earlier === undefined) this.others.set(key, first);
+      return earlier;
+    }
+    const length = key.length - this.prefix.length;
+    const existing = this.find(hash, length);
+    if (existing >= 0) return this.lineAt(this.slots[existing + 1]!);
     if (this.count * 2 >= this.capacity) this.grow();
-    this.insert(hash, this.used, key.length, Math.max(1, line));
-    this.used += key.length;
+    // The staged characters become the key's: write its header in front of them.
+    const b = this.block;
+    const at = this.used;
+    b[at] = length;
+    b[at + 1] = length >>> 8;
+    b[at + 2] = first;
+    b[at + 3] = first >>> 8;
+    b[at + 4] = first >>> 16;
+    b[at + 5] = first >>> 24;
+    this.insert(hash, (this.blocks.length - 1) * this.blockBytes + at + 1);
+    this.used = at + HEADER + length;
     this.count++;
     return undefined;
   }
@@ -48,70 +98,84 @@ export class ClaimSet {
     return this.get(key) !== undefined;
   }
 
-  /** Copies `key` to the free end of {@link chars} (not yet kept) and returns its FNV-1a hash (as int32). */
+  /**
+   * Copies `key` (less the prefix) behind a header's room at the free end of the current block, not
+   * yet kept, and returns its 32-bit FNV-1a hash. Sets {@link stagedOther} for keys kept elsewhere.
+   */
   private stage(key: string): number {
-    const n = key.length;
-    if (this.used + n > this.chars.length) this.growChars(this.used + n);
-    let chars = this.chars;
-    const at = this.used;
-    let h = 0x811c9dc5;
-    for (let i = 0; i < n; i++) {
-      const c = key.charCodeAt(i);
-      if (c > 0xff && chars instanceof Uint8Array) {
-        this.chars = Uint16Array.from(chars);
-        chars = this.chars;
-      }
-      chars[at + i] = c;
-      h ^= c;
-      h = Math.imul(h, 16777619);
+    const from = this.prefix.length;
+    const n = key.length - from;
+    if (n >= MAX_KEY || n + HEADER > this.blockBytes || !key.startsWith(this.prefix)) {
+      this.stagedOther = true;
+      return 0;
     }
+    if (this.used + HEADER + n > this.blockBytes) {
+      if ((this.blocks.length + 1) * this.blockBytes >= MAX_REF) {
+        this.stagedOther = true;
+        return 0;
+      }
+      this.block = new Uint8Array(this.blockBytes);
+      this.blocks.push(this.block);
+      this.used = 0;
+    }
+    const b = this.block;
+    const at = this.used + HEADER - from;
+    let h = 0x811c9dc5;
+    let all = 0;
+    for (let i = from; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      all |= c;
+      b[at + i] = c;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    this.stagedOther = all > 0xff;
     return h | 0;
   }
 
-  /** The index in {@link slots} of the staged key (hash and length given), or -1. */
+  /** The index in {@link slots} of the staged key (its hash and length given), or -1. */
   private find(hash: number, length: number): number {
     const mask = this.capacity - 1;
     const slots = this.slots;
-    const chars = this.chars;
-    const staged = this.used;
+    const staged = this.block;
+    const stagedAt = this.used + HEADER;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const at = i * 4;
-      if (slots[at + 1] === 0) return -1;
-      if (slots[at] === hash && slots[at + 3] === length) {
-        const offset = slots[at + 2]!;
-        let k = 0;
-        while (k < length && chars[offset + k] === chars[staged + k]) k++;
-        if (k === length) return at;
+      const at = i * 2;
+      const ref = slots[at + 1]!;
+      if (ref === 0) return -1;
+      if (slots[at] === hash) {
+        const b = this.blocks[Math.floor((ref - 1) / this.blockBytes)]!;
+        const p = (ref - 1) % this.blockBytes;
+        if ((b[p]! | (b[p + 1]! << 8)) === length) {
+          let k = 0;
+          while (k < length && b[p + HEADER + k] === staged[stagedAt + k]) k++;
+          if (k === length) return at;
+        }
       }
     }
   }
 
-  private insert(hash: number, offset: number, length: number, line: number): void {
+  /** The line stored with the key at `ref`. */
+  private lineAt(ref: number): number {
+    const b = this.blocks[Math.floor((ref - 1) / this.blockBytes)]!;
+    const p = (ref - 1) % this.blockBytes;
+    return (b[p + 2]! | (b[p + 3]! << 8) | (b[p + 4]! << 16) | (b[p + 5]! << 24)) >>> 0;
+  }
+
+  private insert(hash: number, ref: number): void {
     const mask = this.capacity - 1;
     const slots = this.slots;
     let i = hash & mask;
-    while (slots[i * 4 + 1] !== 0) i = (i + 1) & mask;
-    const at = i * 4;
-    slots[at] = hash;
-    slots[at + 1] = line;
-    slots[at + 2] = offset;
-    slots[at + 3] = length;
+    while (slots[i * 2 + 1] !== 0) i = (i + 1) & mask;
+    slots[i * 2] = hash;
+    slots[i * 2 + 1] = ref;
   }
 
   private grow(): void {
     const old = this.slots;
     this.capacity *= 2;
-    this.slots = new Int32Array(this.capacity * 4);
-    for (let at = 0; at < old.length; at += 4) {
-      if (old[at + 1] !== 0) this.insert(old[at]!, old[at + 2]!, old[at + 3]!, old[at + 1]!);
+    this.slots = new Int32Array(this.capacity * 2);
+    for (let at = 0; at < old.length; at += 2) {
+      if (old[at + 1] !== 0) this.insert(old[at]!, old[at + 1]!);
     }
-  }
-
-  private growChars(atLeast: number): void {
-    let size = this.chars.length * 2;
-    while (size < atLeast) size *= 2;
-    const chars = this.chars instanceof Uint8Array ? new Uint8Array(size) : new Uint16Array(size);
-    chars.set(this.chars.subarray(0, this.used));
-    this.chars = chars;
   }
 }

@@ -241,18 +241,39 @@ export async function* decodeText(
     return;
   }
   const decoder = new TextDecoder(encoding);
-  let text = decoder.decode(prefix, { stream: true });
-  if (text) yield text;
+  for (const piece of pieces(prefix)) {
+    const text = decoder.decode(piece, { stream: true });
+    if (text) yield text;
+  }
   if (!ended) {
     for (;;) {
       const r = await it.next();
       if (r.done) break;
-      text = decoder.decode(r.value, { stream: true });
-      if (text) yield text;
+      for (const piece of pieces(r.value)) {
+        const text = decoder.decode(piece, { stream: true });
+        if (text) yield text;
+      }
     }
   }
-  text = decoder.decode();
+  const text = decoder.decode();
   if (text) yield text;
+}
+
+/**
+ * Bytes are decoded at most this many at a time. A string of more than ~128 KiB is a large object
+ * in V8, each on pages of its own that are mapped for it and unmapped when it dies: decoding a 1 MiB
+ * S3 chunk into one string cost ~0.3 s of page faults per 1M Stripe rows (174 MB) on the machine
+ * measured. Pieces of 64 KiB are allocated and freed in the young generation like any other string.
+ */
+const DECODE_BYTES = 64 * 1024;
+
+/** `bytes` cut into subarrays of at most {@link DECODE_BYTES} (no copy). */
+function* pieces(bytes: Uint8Array): Generator<Uint8Array> {
+  if (bytes.length <= DECODE_BYTES) {
+    yield bytes;
+    return;
+  }
+  for (let i = 0; i < bytes.length; i += DECODE_BYTES) yield bytes.subarray(i, i + DECODE_BYTES);
 }
 
 /**
@@ -279,16 +300,20 @@ async function* decodeUtf8(
     return decoder.decode(bytes, { stream: true });
   };
   const bom = prefix[0] === 0xef && prefix[1] === 0xbb && prefix[2] === 0xbf;
-  let text = decode(bom ? prefix.subarray(3) : prefix);
-  if (text) yield text;
+  for (const piece of pieces(bom ? prefix.subarray(3) : prefix)) {
+    const text = decode(piece);
+    if (text) yield text;
+  }
   if (rest) {
     for (;;) {
       const r = await rest.next();
       if (r.done) break;
-      text = decode(r.value);
-      if (text) yield text;
+      for (const piece of pieces(r.value)) {
+        const text = decode(piece);
+        if (text) yield text;
+      }
     }
   }
-  text = decoder.decode();
+  const text = decoder.decode();
   if (text) yield text;
 }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ClaimSet } from '../../../functions/core/settlement/claims.ts';
 import { FieldScanner, field, splitFields } from '../../../functions/core/settlement/csv.ts';
 import { decodeText } from '../../../functions/core/settlement/index.ts';
+import { ExactSum } from '../../../functions/core/settlement/match.ts';
 import {
   isoUtcOf,
   isPlainUtcAt,
@@ -15,7 +16,7 @@ import {
   simpleMinor2At,
 } from '../../../functions/core/settlement/values.ts';
 import { stripeCsv } from '../../fixtures/settlement/builders.ts';
-import { chunked, utf8 } from '../../fixtures/settlement/bytes.ts';
+import { chunked, gbk, utf8, utf16be, utf16le } from '../../fixtures/settlement/bytes.ts';
 
 const csvText = fc
   .array(fc.constantFrom('a', 'b', ',', '"', '""', ' ', '\u00a0', '\t', 'é', '1', '\n'), { maxLength: 16 })
@@ -88,31 +89,81 @@ describe('in-place values', () => {
 });
 
 describe('ClaimSet', () => {
-  it('answers as a Map of first claims would, across growth and non-Latin-1 keys', () => {
+  const key = fc
+    .array(fc.constantFrom('a', 'b', '#', '1', '中', 'é'), { maxLength: 5 })
+    .map((p) => p.join(''));
+
+  it('answers as a Map of first claims would, across growth, blocks, prefixes and non-Latin-1 keys', () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.tuple(
-            fc.array(fc.constantFrom('a', 'b', '#', '1', '中', 'é'), { maxLength: 5 }).map((p) => p.join('')),
-            fc.integer({ min: 0, max: 1000 }),
-          ),
-          { maxLength: 3000 },
-        ),
-        (ops) => {
-          const set = new ClaimSet();
+        fc.array(fc.tuple(key, fc.integer({ min: 0, max: 1000 })), { maxLength: 3000 }),
+        fc.constantFrom('', 'a#', '中'),
+        fc.constantFrom(1 << 20, 16, 7),
+        (ops, prefix, blockBytes) => {
+          const set = new ClaimSet(prefix, blockBytes);
           const ref = new Map<string, number>();
-          for (const [key, line] of ops) {
+          for (const [k, line] of ops) {
+            // Half the keys carry the prefix, as a matcher's keys all do.
+            const key = line % 2 ? prefix + k : k;
             const before = ref.get(key);
             if (before === undefined) ref.set(key, Math.max(1, line));
             expect(set.claim(key, line)).toBe(before);
             expect(set.get(key)).toBe(ref.get(key));
           }
           expect(set.size).toBe(ref.size);
+          for (const k of ref.keys()) expect(set.get(k)).toBe(ref.get(k));
           expect(set.has('never claimed')).toBe(false);
+          expect(set.has(`${prefix}never claimed`)).toBe(false);
         },
       ),
-      { numRuns: 50 },
+      { numRuns: 100 },
     );
+  });
+
+  it('keeps lines up to 2^32 − 1 and keys up to a block long', () => {
+    const set = new ClaimSet('p#', 64);
+    const long = `p#${'x'.repeat(58)}`;
+    const tooLong = `p#${'y'.repeat(59)}`;
+    expect(set.claim(long, 2 ** 32 - 1)).toBeUndefined();
+    expect(set.claim(tooLong, 7)).toBeUndefined();
+    expect(set.claim('p#', 3)).toBeUndefined();
+    expect(set.claim(long, 1)).toBe(2 ** 32 - 1);
+    expect(set.claim(tooLong, 1)).toBe(7);
+    expect(set.get('p#')).toBe(3);
+    expect(set.size).toBe(3);
+  });
+});
+
+describe('ExactSum', () => {
+  const near = fc.integer({ min: -1000, max: 1000 });
+  const amount = fc.oneof(
+    fc.integer({ min: -1_000_000, max: 1_000_000 }),
+    fc.maxSafeInteger(),
+    near.map((d) => Number.MAX_SAFE_INTEGER - Math.abs(d)),
+    near.map((d) => -Number.MAX_SAFE_INTEGER + Math.abs(d)),
+    fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 60, 1e15),
+  );
+
+  it('sums as bigint addition does, past 2^53 and back', () => {
+    fc.assert(
+      fc.property(fc.array(amount, { maxLength: 60 }), (xs) => {
+        const sum = new ExactSum();
+        let exact = 0n;
+        for (const x of xs) {
+          sum.add(x);
+          exact += BigInt(x);
+          expect(sum.value).toBe(exact);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('throws where BigInt does', () => {
+    for (const bad of [0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => BigInt(bad)).toThrow(RangeError);
+      expect(() => new ExactSum().add(bad)).toThrow(RangeError);
+    }
   });
 });
 
@@ -141,6 +192,23 @@ describe('UTF-8 decoding', () => {
     const expected = new TextDecoder().decode(bytes);
     // (In one chunk the bad bytes would fall in the 64 KiB sniff window: GBK, by design.)
     for (const size of [1, 2, 7, 4096]) expect(await decode(bytes, size)).toBe(expected);
+  });
+
+  it('decodes chunks larger than its 64 KiB pieces as one decoder does, characters cut at any offset', async () => {
+    // Multi-byte characters at every alignment, so some straddle each 64 KiB piece boundary.
+    const line = (n: number) => `${'a'.repeat(n % 7)}中é✓,${n}\n`;
+    const text = Array.from({ length: 20_000 }, (_, n) => line(n)).join('');
+    const cases: [string, Uint8Array][] = [
+      ['utf-8', utf8(text, true)],
+      ['utf-16le', utf16le(text)],
+      ['utf-16be', utf16be(text)],
+      ['gb18030', gbk(text.replace(/[é✓]/g, ''))],
+    ];
+    for (const [encoding, bytes] of cases) {
+      expect(bytes.length).toBeGreaterThan(3 * 64 * 1024);
+      const whole = new TextDecoder(encoding).decode(bytes);
+      for (const size of [bytes.length, 200_000, 65_537]) expect(await decode(bytes, size)).toBe(whole);
+    }
   });
 
   it('reads the same Stripe rows whatever the chunk size', async () => {

@@ -92,8 +92,9 @@ export const DEFAULT_STRIPE_REPORT_TIMEZONE = 'UTC';
 const EMPTY_AS_ZERO = { emptyAsZero: true } as const;
 
 /**
- * Unique, non-empty ids in the given order: `idList` of values.ts without its rest-parameter array
- * (this runs once per row).
+ * Unique, non-empty ids in the given order: `idList` of values.ts without its rest-parameter array,
+ * `push` growth or `includes` calls (this runs once per row). An id is kept when it differs from
+ * every earlier argument: an earlier one that was not kept is empty or equals one that was.
  */
 function references(
   a: string | undefined,
@@ -103,15 +104,41 @@ function references(
   e: string | undefined,
   f: string | undefined,
 ): string[] {
-  const out: string[] = [];
-  if (a) out.push(a);
-  if (b && b !== a) out.push(b);
-  if (c && !out.includes(c)) out.push(c);
-  if (d && !out.includes(d)) out.push(d);
-  if (e && !out.includes(e)) out.push(e);
-  if (f && !out.includes(f)) out.push(f);
+  const ka = !!a;
+  const kb = !!b && b !== a;
+  const kc = !!c && c !== a && c !== b;
+  const kd = !!d && d !== a && d !== b && d !== c;
+  const ke = !!e && e !== a && e !== b && e !== c && e !== d;
+  const kf = !!f && f !== a && f !== b && f !== c && f !== d && f !== e;
+  const out: string[] = new Array(+ka + +kb + +kc + +kd + +ke + +kf);
+  let n = 0;
+  if (ka) out[n++] = a!;
+  if (kb) out[n++] = b!;
+  if (kc) out[n++] = c!;
+  if (kd) out[n++] = d!;
+  if (ke) out[n++] = e!;
+  if (kf) out[n++] = f!;
   return out;
 }
+
+/** Seconds of the day of `HH:MM:SS` after a ` ` or `T` at `i` (ASCII digits, in range); -1 otherwise. */
+function secondOfDayAt(text: string, i: number): number {
+  const sep = text.charCodeAt(i);
+  if ((sep !== 32 && sep !== 84) || text.charCodeAt(i + 3) !== 58 || text.charCodeAt(i + 6) !== 58) return -1;
+  const h1 = text.charCodeAt(i + 1) - 48;
+  const h2 = text.charCodeAt(i + 2) - 48;
+  const m1 = text.charCodeAt(i + 4) - 48;
+  const m2 = text.charCodeAt(i + 5) - 48;
+  const s1 = text.charCodeAt(i + 7) - 48;
+  const s2 = text.charCodeAt(i + 8) - 48;
+  // Unsigned compares: a character below '0' wraps to a large number.
+  if (h1 >>> 0 > 2 || h2 >>> 0 > 9 || m1 >>> 0 > 5 || m2 >>> 0 > 9 || s1 >>> 0 > 5 || s2 >>> 0 > 9) return -1;
+  const hour = h1 * 10 + h2;
+  if (hour > 23) return -1;
+  return hour * 3600 + (m1 * 10 + m2) * 60 + s1 * 10 + s2;
+}
+
+const SECONDS_PER_DAY = 86_400;
 
 /**
  * Reads rows in place with a {@link FieldScanner}: only the columns a row needs become strings
@@ -127,9 +154,17 @@ export class StripeParser implements FormatParser {
   /** The last currency field read (trimmed) and what it is: rows of a file share one or two. */
   private currencyRaw = '';
   private currency: Currency | undefined;
-  /** `YYYY-MM-DD` of the last plain `created_utc`, and `YYYY-MM-DDT` built from it. */
+  /** `YYYY-MM-DD` of the last plain `created_utc` (a valid date), and `YYYY-MM-DDT` built from it. */
   private day = '';
   private dayT = '';
+  /**
+   * `settledAt` strings of that day by second: rows share seconds (a 1M-row day has at most 86,400),
+   * so each string is built once, not once per row. `stamps[s] === generation` says
+   * `times[s]` belongs to the current day; a new day bumps the generation instead of clearing.
+   */
+  private times: string[] | undefined;
+  private stamps: Int32Array | undefined;
+  private generation = 0;
   /** Set when the file has `created` but no `created_utc`. */
   private zoned: ZonedReader | undefined;
 
@@ -281,13 +316,27 @@ export class StripeParser implements FormatParser {
   private settledAt(i: number): string {
     const f = this.fields;
     const s = f.plainStart(i);
-    if (s >= 0 && f.end(i) - s === 19 && isPlainUtcAt(f.text, s)) {
+    if (s >= 0 && f.end(i) - s === 19) {
       const text = f.text;
-      if (!text.startsWith(this.day, s) || this.day === '') {
+      if (this.day === '' || !text.startsWith(this.day, s)) {
+        // A new day: checked whole once; later rows of the day check their time only.
+        if (!isPlainUtcAt(text, s)) return isoUtcOf(f.field(i), 0, 'created_utc');
         this.day = text.slice(s, s + 10);
         this.dayT = `${this.day}T`;
+        this.generation++;
       }
-      return `${this.dayT}${text.slice(s + 11, s + 19)}.000Z`;
+      const second = secondOfDayAt(text, s + 10);
+      if (second >= 0) {
+        if (!this.times || !this.stamps) {
+          this.times = new Array(SECONDS_PER_DAY);
+          this.stamps = new Int32Array(SECONDS_PER_DAY);
+        }
+        if (this.stamps[second] === this.generation) return this.times[second]!;
+        const iso = `${this.dayT}${text.slice(s + 11, s + 19)}.000Z`;
+        this.times[second] = iso;
+        this.stamps[second] = this.generation;
+        return iso;
+      }
     }
     return isoUtcOf(f.field(i), 0, 'created_utc');
   }
