@@ -12,6 +12,12 @@ import { reconcile } from '../functions/core/settlement/reconcile.ts';
 import { generatedStripeLedger } from '../test/fixtures/settlement/stripe-generator.ts';
 
 const [mode, file] = process.argv.slice(2);
+/**
+ * 64 KiB reads, as `readline`'s stream reads the same file for the floor (and about what an S3 body
+ * delivers per chunk). 1 MiB reads made every chunk a fresh large string: ~7.5K more page faults and
+ * +47 MB peak for the same work.
+ */
+const CHUNK_BYTES = 64 * 1024;
 const t0 = performance.now();
 let rows = 0;
 let status = '';
@@ -27,11 +33,11 @@ if (mode === 'bare') {
   };
   const result = await reconcile({
     gateway: 'stripe',
-    chunks: createReadStream(file!, { highWaterMark: 1 << 20 }),
+    chunks: createReadStream(file!, { highWaterMark: CHUNK_BYTES }),
     ledger: { getByKeys: async () => [], listReceived: async () => [] },
     now: new Date('2026-11-26T00:00:00.000Z'),
     exceptionsOut: { write, discard: () => undefined },
-    reopen: () => createReadStream(file!, { highWaterMark: 1 << 20 }),
+    reopen: () => createReadStream(file!, { highWaterMark: CHUNK_BYTES }),
   });
   out.end();
   await once(out, 'finish');
@@ -41,7 +47,7 @@ if (mode === 'bare') {
 } else {
   const result = await reconcile({
     gateway: 'stripe',
-    chunks: createReadStream(file!, { highWaterMark: 1 << 20 }),
+    chunks: createReadStream(file!, { highWaterMark: CHUNK_BYTES }),
     ledger: generatedStripeLedger(),
     now: new Date('2026-11-26T00:00:00.000Z'),
   });
