@@ -198,6 +198,16 @@ const oid = (dotted: string): Buffer => {
 };
 const derInteger = (value: Buffer): Buffer =>
   der(0x02, value[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+/**
+ * A random positive serial whose DER INTEGER is minimal: first byte 0x01–0x7f. A first byte of zero
+ * followed by one below 0x80 is a non-minimal INTEGER, which OpenSSL refuses ("illegal padding"): one
+ * certificate in 512 before this.
+ */
+const positiveSerial = (bytes: number): Buffer => {
+  const serial = randomBytes(bytes);
+  serial[0] = (serial[0]! & 0x7f) || 0x01;
+  return serial;
+};
 const derTime = (d: Date): Buffer => {
   // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14); // YYYYMMDDHHMMSS
@@ -222,8 +232,7 @@ export function createSelfSignedCertificate(opts: {
   const privateKey = createPrivateKey(opts.privateKeyPem);
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const sha256WithRsa = seq(oid('1.2.840.113549.1.1.11'), der(0x05, Buffer.alloc(0)));
-  const serial = randomBytes(8);
-  serial[0]! &= 0x7f; // positive
+  const serial = positiveSerial(8);
   const tbs = seq(
     derInteger(serial),
     sha256WithRsa,
@@ -273,8 +282,7 @@ export function createCertificate(opts: {
     ? distinguishedName(opts.issuer.commonName, opts.issuer.organization)
     : distinguishedName(opts.commonName, opts.organization);
   const sha256WithRsa = seq(oid('1.2.840.113549.1.1.11'), der(0x05, Buffer.alloc(0)));
-  const serial = randomBytes(12);
-  serial[0]! &= 0x7f; // positive
+  const serial = positiveSerial(12);
   const basicConstraints = opts.ca ? seq(der(0x01, Buffer.from([0xff]))) : seq();
   // BIT STRING, first byte = unused bits: keyCertSign(5)+cRLSign(6) = 0x06, digitalSignature(0) = 0x80.
   const keyUsage = opts.ca ? der(0x03, Buffer.from([0x01, 0x06])) : der(0x03, Buffer.from([0x07, 0x80]));
