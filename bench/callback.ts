@@ -61,7 +61,14 @@ export function countingClient(endpoint: string, tableLabel: (name: string) => s
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
   });
-  const counters = { requests: 0, writeUnits: 0, readUnits: 0, split: {} as WriteUnitSplit };
+  const counters = {
+    requests: 0,
+    writeUnits: 0,
+    readUnits: 0,
+    split: {} as WriteUnitSplit,
+    /** Requests by operation and table (`BatchGetItem payments`). */
+    byOperation: {} as Record<string, number>,
+  };
   const add = (label: string, units: number) => {
     if (units > 0) counters.split[label] = (counters.split[label] ?? 0) + units;
   };
@@ -71,6 +78,17 @@ export function countingClient(endpoint: string, tableLabel: (name: string) => s
       // DynamoDB Local reports `CapacityUnits` alone; the operation says whether they were read or written.
       const reads = /^(Get|BatchGet|Query|Scan|TransactGet)/.test(context.commandName ?? '');
       const input = args.input as Record<string, unknown>;
+      const transactTables = ((input.TransactItems ?? []) as Record<string, { TableName?: string }>[]).map(
+        (item) => Object.values(item)[0]?.TableName ?? '?',
+      );
+      const table =
+        (input.TableName as string | undefined) ??
+        [...new Set([...Object.keys((input.RequestItems ?? {}) as object), ...transactTables])]
+          .map(tableLabel)
+          .join('+');
+      const op =
+        `${context.commandName?.replace(/Command$/, '')} ${input.TableName ? tableLabel(table) : table}`.trim();
+      counters.byOperation[op] = (counters.byOperation[op] ?? 0) + 1;
       input.ReturnConsumedCapacity ??= 'INDEXES';
       const result = await next(args);
       const out = result.output as { ConsumedCapacity?: Capacity | Capacity[] };

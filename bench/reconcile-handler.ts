@@ -33,6 +33,8 @@ export interface ReconcileHandlerBench {
   ledgerEntries: number;
   seconds: number;
   dynamoRequests: number;
+  /** The same requests by operation and table (`BatchGetItem payments`). */
+  dynamoRequestsByOperation: Record<string, number>;
   readUnits: number;
   /** Matched items / items that are neither ignored nor pending (CONTRACT §5 categories). */
   matchedShare: number;
@@ -107,7 +109,8 @@ export async function benchReconcileHandler(
     ALERT_SINK: 'local',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   };
-  const { client, counters } = countingClient(endpoints.dynamodb);
+  const byName = new Map(Object.entries(tables).map(([logical, physical]) => [physical, logical]));
+  const { client, counters } = countingClient(endpoints.dynamodb, (n) => byName.get(n) ?? n);
   const handler = createHandler(env, {
     dynamo: client,
     alerts: new LocalAlerts(),
@@ -127,6 +130,7 @@ export async function benchReconcileHandler(
 
   counters.requests = 0;
   counters.readUnits = 0;
+  counters.byOperation = {};
   const t1 = performance.now();
   const [run] = await handler(event);
   const seconds = (performance.now() - t1) / 1000;
@@ -148,12 +152,18 @@ export async function benchReconcileHandler(
     ledgerEntries: entries.length,
     seconds: Math.round(seconds * 1000) / 1000,
     dynamoRequests: counters.requests,
+    dynamoRequestsByOperation: counters.byOperation,
     readUnits: Math.round(counters.readUnits * 10) / 10,
     matchedShare: Math.round((matched / Math.max(1, considered)) * 10000) / 10000,
     requestBudget: Math.floor(rows / 90),
   };
   log(
     `reconcileHandler: ${out.rows.toLocaleString('en')} rows in ${out.seconds.toFixed(2)} s, ${out.dynamoRequests} DynamoDB requests (budget ${out.requestBudget}), ${out.readUnits} read units, ${(out.matchedShare * 100).toFixed(2)} % matched`,
+  );
+  log(
+    `reconcileHandler: requests by operation: ${Object.entries(out.dynamoRequestsByOperation)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
   );
   client.destroy();
   seedClient.destroy();

@@ -4,7 +4,7 @@
  * reference it carries. Lists come from the `byState` and `byGatewayState` GSIs (sorted by first
  * sighting), filters on top; never a Scan. Pages are opaque `nextToken`s wrapping the GSI's key.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -13,6 +13,7 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { OpenItem } from '../core/open-items/model.ts';
 import type { OpenItemsQuery, OpenItemsReports, OpenItemsStore } from '../core/open-items/use-cases.ts';
@@ -125,24 +126,45 @@ export class DynamoOpenItemsStore implements OpenItemsStore {
     }
   }
 
+  private putInput(item: OpenItem, expected: number | undefined) {
+    return {
+      TableName: this.table,
+      Item: toRecord(item),
+      ...(expected === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: '#v = :v',
+            ExpressionAttributeNames: { '#v': 'version' },
+            ExpressionAttributeValues: { ':v': expected },
+          }),
+    };
+  }
+
   async put(item: OpenItem, expected: number | undefined): Promise<boolean> {
     try {
+      await this.doc.send(new PutCommand(this.putInput(item, expected)));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * One TransactWriteItems (twice the write units of plain puts, one request instead of up to 100).
+   * Cancelled (a condition, or a concurrent transaction on one of the items): nothing was written.
+   */
+  async putAll(writes: readonly { item: OpenItem; expected: number | undefined }[]): Promise<boolean> {
+    if (!writes.length) return true;
+    try {
       await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: toRecord(item),
-          ...(expected === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: '#v = :v',
-                ExpressionAttributeNames: { '#v': 'version' },
-                ExpressionAttributeValues: { ':v': expected },
-              }),
+        new TransactWriteCommand({
+          TransactItems: writes.map(({ item, expected }) => ({ Put: this.putInput(item, expected) })),
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof TransactionCanceledException) return false;
       throw error;
     }
   }

@@ -258,6 +258,46 @@ describe('the same file twice', () => {
   });
 });
 
+describe('two files reconciled at once', () => {
+  it('sharing exceptions: each item written once with both sightings, none lost to the other run', async () => {
+    const w = await world('2026-11-24T09:00:00.000Z');
+    const at = '2026-11-23T10:00:00.000Z';
+    // The runs write their new items in one all-or-nothing request each: the loser's request fails on
+    // the shared items and falls back to writing item by item on the versions it then reads.
+    const rows = Array.from({ length: 30 }, (_, i) => payment(`pi_both_${i}`, 100 + i, at));
+    for (const [name, body] of [
+      ['a.csv', rows],
+      ['b.csv', [...rows].reverse()],
+    ] as const) {
+      await w.r.s3.send(
+        new PutObjectCommand({ Bucket: w.r.bucket, Key: `incoming/stripe/${name}`, Body: stripeCsv(body) }),
+      );
+    }
+    const runs = await Promise.all([
+      w.reconcile(s3Event(w.r.bucket, 'incoming/stripe/a.csv')),
+      w.reconcile(s3Event(w.r.bucket, 'incoming/stripe/b.csv')),
+    ]);
+    expect(runs.map(([run]) => run!.outcome)).toEqual(['reported', 'reported']);
+    const { items } = (await list(w)).body;
+    expect(items).toHaveLength(30);
+    for (const item of items) {
+      const stored = await w.r.doc.send(
+        new GetCommand({
+          TableName: w.r.tables.openItems,
+          Key: { pk: `item#${item.id}` },
+          ConsistentRead: true,
+        }),
+      );
+      // Opened by one run (version 0), seen again by the other (version 1).
+      expect(stored.Item?.version, item.id).toBe(1);
+      expect([item.firstSeenFile, item.lastSeenFile].sort()).toEqual([
+        'incoming/stripe/a.csv',
+        'incoming/stripe/b.csv',
+      ]);
+    }
+  });
+});
+
 describe('resolution by a person', () => {
   it('resolves once, then 409 not_open; 404 for an unknown id; 400 for a bad reason or a long note', async () => {
     const w = await world('2026-11-24T09:00:00.000Z');

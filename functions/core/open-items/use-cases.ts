@@ -51,6 +51,11 @@ export interface OpenItemsStore {
   putAliases(aliases: ReadonlyMap<string, string>): Promise<void>;
   /** Writes the item if the stored version is `expected` (undefined: the item must not exist yet). */
   put(item: OpenItem, expected: number | undefined): Promise<boolean>;
+  /**
+   * Writes up to {@link MAX_WRITES_AT_ONCE} items, each on the same condition as `put`, all or none
+   * (one request): false when any condition failed or the write conflicted, and then none was written.
+   */
+  putAll(writes: readonly { item: OpenItem; expected: number | undefined }[]): Promise<boolean>;
   page(
     query: OpenItemsQuery,
     limit: number,
@@ -82,6 +87,8 @@ export interface OpenItemsDeps {
 export const MAX_ITEMS_PER_FILE = 2000;
 /** Item writes in flight at once. */
 const CONCURRENCY = 8;
+/** Items a reconciliation writes in one all-or-nothing request (TransactWriteItems' limit). */
+export const MAX_WRITES_AT_ONCE = 100;
 
 /** Version conflicts retried per item before the run fails (and is retried as a whole). */
 const MAX_ATTEMPTS = 5;
@@ -168,12 +175,23 @@ export async function recordReconciliation(
     for (const c of s.candidates) if (!aliases.has(c)) newAliases.set(c, base);
   }
   const existing = await store.getMany([...ids.keys()]);
-  let opened = 0;
-  await pool([...ids], CONCURRENCY, async ([id, s]) => {
+  const opened = [...ids.keys()].filter((id) => !existing.has(id)).length;
+  // First attempt: every changed item on the version just read, up to 100 per request. A chunk whose
+  // conditions do not all hold (a concurrent writer) is written item by item, re-reading on conflict.
+  const writes = [...ids].flatMap(([id, s]) => {
     const before = existing.get(id);
-    await update(store, id, before, (current) => applySighting(current, id, s, ctx));
-    if (!before) opened++;
+    const next = applySighting(before, id, s, ctx);
+    return next && next !== before
+      ? [{ id, s, item: { ...next, version: (before?.version ?? -1) + 1 }, expected: before?.version }]
+      : [];
   });
+  for (let i = 0; i < writes.length; i += MAX_WRITES_AT_ONCE) {
+    const chunk = writes.slice(i, i + MAX_WRITES_AT_ONCE);
+    if (await store.putAll(chunk)) continue;
+    await pool(chunk, CONCURRENCY, async ({ id, s }) => {
+      await update(store, id, await store.get(id), (current) => applySighting(current, id, s, ctx));
+    });
+  }
   await store.putAliases(newAliases);
 
   const candidates: OpenItem[] = [];
