@@ -205,7 +205,7 @@ const derInteger = (value: Buffer): Buffer =>
  */
 const positiveSerial = (bytes: number): Buffer => {
   const serial = randomBytes(bytes);
-  serial[0] = (serial[0]! & 0x7f) || 0x01;
+  serial[0] = serial[0]! & 0x7f || 0x01;
   return serial;
 };
 const derTime = (d: Date): Buffer => {
