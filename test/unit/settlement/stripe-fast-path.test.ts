@@ -20,23 +20,11 @@ import {
   minorOf,
   opt,
 } from '../../../functions/core/settlement/values.ts';
+import { STRIPE_ITEMIZED_COLUMNS } from '../../fixtures/settlement/published.ts';
 
-const HEADER = [
-  'balance_transaction_id',
-  'created_utc',
-  'currency',
-  'gross',
-  'fee',
-  'net',
-  'reporting_category',
-  'source_id',
-  'description',
-  'customer_facing_amount',
-  'customer_facing_currency',
-  'payment_intent_id',
-  'charge_id',
-  'payment_metadata[order_id]',
-];
+/** The published itemized report's columns (its column order), without those no reader here uses. */
+const UNUSED = new Set(['created', 'available_on_utc', 'available_on', 'automatic_payout_id']);
+const HEADER: readonly string[] = STRIPE_ITEMIZED_COLUMNS.filter((c) => !UNUSED.has(c));
 
 /** A cell as a file may write it: bare, padded, or quoted (with `""` escapes). */
 const cell = (values: string[]) =>
