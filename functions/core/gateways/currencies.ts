@@ -12,6 +12,7 @@
  */
 import { type Currency, divRoundHalfUp, exponent, MoneyError, parseMajor } from '../money.ts';
 import { MalformedEventError } from './errors.ts';
+import { requireMajor } from './internal.ts';
 import type { GatewayKind, VerifyResult } from './types.ts';
 
 /** A gateway's deviation from ISO 4217 for one currency. */
@@ -165,18 +166,7 @@ export function requireGatewayMajor(
   what: string,
   gateway: string,
 ): number {
-  if (typeof value !== 'string')
-    throw new MalformedEventError(`${what} must be a decimal string`, { gateway });
-  let minor: number;
-  try {
-    minor = parseGatewayMajor(kind, value, currency);
-  } catch (cause) {
-    if (cause instanceof MoneyError)
-      throw new MalformedEventError(`${what}: ${cause.message}`, { gateway, cause });
-    throw cause;
-  }
-  if (minor <= 0) throw new MalformedEventError(`${what} must be positive`, { gateway });
-  return minor;
+  return requireMajor(value, currency, what, gateway, (v, c) => parseGatewayMajor(kind, v, c));
 }
 
 /**

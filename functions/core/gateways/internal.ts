@@ -99,13 +99,22 @@ export function requireMinor(value: unknown, what: string, gateway: string): num
   return value;
 }
 
-/** An amount as a major-unit decimal string ("19.99"), exact for the currency, positive. */
-export function requireMajor(value: unknown, currency: Currency, what: string, gateway: string): number {
+/**
+ * An amount as a major-unit decimal string ("19.99"), exact for the currency, positive; else 400
+ * malformed_event naming the field. `parse` reads the string (default: the currency's ISO exponent).
+ */
+export function requireMajor(
+  value: unknown,
+  currency: Currency,
+  what: string,
+  gateway: string,
+  parse: (value: string, currency: Currency) => number = parseMajor,
+): number {
   if (typeof value !== 'string')
     throw new MalformedEventError(`${what} must be a decimal string`, { gateway });
   let minor: number;
   try {
-    minor = parseMajor(value, currency);
+    minor = parse(value, currency);
   } catch (cause) {
     if (cause instanceof MoneyError)
       throw new MalformedEventError(`${what}: ${cause.message}`, { gateway, cause });

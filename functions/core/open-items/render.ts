@@ -2,7 +2,7 @@
  * `reports/open-items.csv` and `reports/open-items.html` (CONTRACT §5): every open item, oldest first,
  * in age bands, with totals per currency. Pure; the HTML is one self-contained page (no scripts).
  */
-import { formatMajor, isCurrency } from '../money.ts';
+import { displayMoney, escapeHtml } from '../settlement/report.ts';
 import { AGE_BANDS, type OpenItemView, Totals } from './model.ts';
 
 const CSV_HEADER = [
@@ -66,22 +66,6 @@ export function openItemsCsv(items: readonly OpenItemView[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-const esc = (v: unknown) => String(v ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-
-function money(minor: number, currency: string | undefined): string {
-  if (!currency || !isCurrency(currency)) return `${minor} (minor units)`;
-  const [int = '', frac] = formatMajor(minor, currency).split('.');
-  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return frac === undefined ? grouped : `${grouped}.${frac}`;
-}
-
 /** The open-items page: totals, then one table per age band, oldest first. */
 export function openItemsHtml(items: readonly OpenItemView[], now: Date): string {
   const sorted = [...items].sort(byAge);
@@ -90,7 +74,7 @@ export function openItemsHtml(items: readonly OpenItemView[], now: Date): string
   const totalRows = Object.entries(totals.toJSON())
     .map(
       ([c, t]) =>
-        `<tr><th scope="row">${esc(c)}</th><td>${t.count}</td><td>${esc(money(t.amountMinor, c))}</td></tr>`,
+        `<tr><th scope="row">${escapeHtml(c)}</th><td>${t.count}</td><td>${escapeHtml(displayMoney(t.amountMinor, c))}</td></tr>`,
     )
     .join('');
   // Oldest band first: what has waited longest is what finance should look at first.
@@ -102,13 +86,13 @@ export function openItemsHtml(items: readonly OpenItemView[], now: Date): string
       const rows = inBand
         .map(
           (i) =>
-            `<tr><td class="id">${esc(i.id)}</td><td>${esc(i.category.replace(/_/g, ' '))}</td><td>${esc(i.orderId ?? '')}</td>` +
-            `<td>${esc(i.currency ?? '')}</td><td class="num">${esc(money(i.amountMinor, i.currency))}</td><td class="num">${i.ageDays}</td>` +
-            `<td>${esc(i.firstSeenFile)}</td><td>${esc(i.lastSeenFile)}</td><td>${esc(i.detail)}</td></tr>`,
+            `<tr><td class="id">${escapeHtml(i.id)}</td><td>${escapeHtml(i.category.replace(/_/g, ' '))}</td><td>${escapeHtml(i.orderId ?? '')}</td>` +
+            `<td>${escapeHtml(i.currency ?? '')}</td><td class="num">${escapeHtml(displayMoney(i.amountMinor, i.currency))}</td><td class="num">${i.ageDays}</td>` +
+            `<td>${escapeHtml(i.firstSeenFile)}</td><td>${escapeHtml(i.lastSeenFile)}</td><td>${escapeHtml(i.detail)}</td></tr>`,
         )
         .join('');
       return (
-        `<section><h2>${esc(band.label)} (${inBand.length})</h2><div class="scroll"><table>` +
+        `<section><h2>${escapeHtml(band.label)} (${inBand.length})</h2><div class="scroll"><table>` +
         '<thead><tr><th>Item</th><th>Category</th><th>Order</th><th>Currency</th><th>Amount</th><th>Age (days)</th><th>First seen in</th><th>Last seen in</th><th>Why</th></tr></thead>' +
         `<tbody>${rows}</tbody></table></div></section>`
       );
@@ -128,8 +112,8 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem au
 th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.id{font-family:ui-monospace,monospace;font-size:13px}
 </style></head><body>
-<header class="verdict ${sorted.length ? 'warn' : 'ok'}"><h1>${esc(verdict)}</h1>
-<p>Exceptions kept across settlement files until they settle by themselves or are resolved (<code>npm run open-items</code>). Generated ${esc(now.toISOString())}.</p></header>
+<header class="verdict ${sorted.length ? 'warn' : 'ok'}"><h1>${escapeHtml(verdict)}</h1>
+<p>Exceptions kept across settlement files until they settle by themselves or are resolved (<code>npm run open-items</code>). Generated ${escapeHtml(now.toISOString())}.</p></header>
 <section><h2>Totals per currency</h2><table class="totals"><thead><tr><th>Currency</th><th>Items</th><th>Amount</th></tr></thead>
 <tbody>${totalRows || '<tr><td colspan="3">None.</td></tr>'}</tbody></table></section>
 ${bands}
@@ -154,6 +138,6 @@ export function openItemsNote(
     : '';
   return (
     `<section class="open-items"><h2>Open items</h2><p>${openFromEarlierFiles} item(s) from earlier files are still open ` +
-    `(${open} in all, this file's included): <a href="${esc(href)}">open items</a>.</p>${skipped}</section>`
+    `(${open} in all, this file's included): <a href="${escapeHtml(href)}">open items</a>.</p>${skipped}</section>`
   );
 }

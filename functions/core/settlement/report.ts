@@ -170,8 +170,9 @@ export function formatPercent(ratio: number): string {
   return `${Number(pct.toFixed(digits))}%`;
 }
 
-function money(minor: number, currency: string): string {
-  if (!isCurrency(currency)) return `${minor} (minor units)`;
+/** An amount for reading: major units with thousands grouped (`12,345.60`), or minor units when the currency is unknown. */
+export function displayMoney(minor: number, currency: string | undefined): string {
+  if (!currency || !isCurrency(currency)) return `${minor} (minor units)`;
   // Group thousands for reading; the digits themselves come from formatMajor (no float).
   const [int = '', frac] = formatMajor(minor, currency).split('.');
   const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
@@ -225,8 +226,8 @@ export function renderHtml(
   const totalsRows = Object.entries(summary.totals)
     .map(
       ([c, t]) =>
-        `<tr><th scope="row">${escapeHtml(c)}</th><td>${money(t.ledgerGrossMinor, c)}</td><td>${money(t.settlementGrossMinor, c)}</td>` +
-        `<td class="${t.differenceMinor === 0 ? '' : 'diff'}">${money(t.differenceMinor, c)}</td><td>${money(t.feesMinor, c)}</td><td>${money(t.netMinor, c)}</td></tr>`,
+        `<tr><th scope="row">${escapeHtml(c)}</th><td>${displayMoney(t.ledgerGrossMinor, c)}</td><td>${displayMoney(t.settlementGrossMinor, c)}</td>` +
+        `<td class="${t.differenceMinor === 0 ? '' : 'diff'}">${displayMoney(t.differenceMinor, c)}</td><td>${displayMoney(t.feesMinor, c)}</td><td>${displayMoney(t.netMinor, c)}</td></tr>`,
     )
     .join('');
   const max = Math.max(1, ...CATEGORIES.map((c) => summary.counts[c]));
@@ -247,7 +248,7 @@ export function renderHtml(
   const exceptionRows = shown
     .map((e) => {
       const c = e.currency ?? '';
-      const amount = (v: number | undefined) => (v === undefined ? '' : money(v, c));
+      const amount = (v: number | undefined) => (v === undefined ? '' : displayMoney(v, c));
       return (
         `<tr><td>${escapeHtml(e.category.replace(/_/g, ' '))}</td><td>${escapeHtml(e.kind?.replace(/_/g, ' ') ?? '')}</td><td>${escapeHtml(id(e.transactionId) ?? '')}</td><td>${escapeHtml(id(e.orderId) ?? '')}</td>` +
         `<td>${escapeHtml(c)}</td><td class="num">${escapeHtml(amount(e.settlementAmountMinor))}</td><td class="num">${escapeHtml(amount(e.ledgerAmountMinor))}</td>` +
