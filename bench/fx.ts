@@ -16,6 +16,7 @@ import { SANDBOX_RATES } from '../sandbox/fx-provider.ts';
 import { lambdaContext } from '../sandbox/lambda.ts';
 import { ensureTables, sandboxTableNames } from '../sandbox/resources.ts';
 import { pool } from '../sandbox/simulator.ts';
+import { httpEvent } from '../test/support/http-events.ts';
 
 export interface FxBench {
   orders: number;
@@ -104,17 +105,14 @@ async function run(
 }
 
 function orderEvent(): HttpEvent {
-  return {
-    version: '2.0',
-    routeKey: 'POST /orders',
-    rawPath: '/orders',
-    rawQueryString: '',
+  return httpEvent({
+    path: '/orders',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       customerId: 'c-bench',
       payCurrency: 'USD',
       items: [{ sku: 'tb-6618', title: 'Tea set', quantity: 1, unitPriceMinor: 5900 }],
     }),
-    isBase64Encoded: false,
-  } as unknown as HttpEvent;
+    callerArn: null,
+  }) as unknown as HttpEvent;
 }

@@ -18,6 +18,7 @@ import { ConfigError } from '../../functions/shared/config.ts';
 import type { HttpEvent } from '../../functions/shared/http.ts';
 import { functions } from '../../lib/topology.ts';
 import { lambdaContext } from '../../sandbox/lambda.ts';
+import { httpEvent } from '../support/http-events.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/fx/${name}`, import.meta.url), 'utf8');
@@ -98,19 +99,16 @@ function oxr(at: Date, cny?: string): string {
 }
 
 function postOrder(payCurrency: string): HttpEvent {
-  return {
-    version: '2.0',
-    routeKey: 'POST /orders',
-    rawPath: '/orders',
-    rawQueryString: '',
+  return httpEvent({
+    path: '/orders',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       customerId: 'c-1001',
       payCurrency,
       items: [{ sku: 'tb-6618', title: 'Tea set', quantity: 2, unitPriceMinor: 5900 }],
     }),
-    isBase64Encoded: false,
-  } as unknown as HttpEvent;
+    callerArn: null,
+  }) as unknown as HttpEvent;
 }
 
 async function currentRates(r: TestResources): Promise<Record<string, unknown>> {
