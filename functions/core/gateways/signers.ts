@@ -201,7 +201,7 @@ const derInteger = (value: Buffer): Buffer =>
 /**
  * A random positive serial whose DER INTEGER is minimal: first byte 0x01–0x7f. A first byte of zero
  * followed by one below 0x80 is a non-minimal INTEGER, which OpenSSL refuses ("illegal padding"): one
- * certificate in 512 before this.
+ * certificate in 256 before this (first byte 0x00 or 0x80, then a second byte below 0x80).
  */
 const positiveSerial = (bytes: number): Buffer => {
   const serial = randomBytes(bytes);
