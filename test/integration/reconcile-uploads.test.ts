@@ -14,7 +14,7 @@ import { createObjectStore } from '../../functions/adapters/s3-objects.ts';
 import { ReconciliationStore, StreamedReportFile } from '../../functions/adapters/settlement-reports.ts';
 import type { SettlementSummary } from '../../functions/core/settlement/types.ts';
 import { createHandler } from '../../functions/reconcile/app.ts';
-import { stripeCsv, wechatBill } from '../fixtures/settlement/builders.ts';
+import { stripeCsv, wechatOnePaymentBill } from '../fixtures/settlement/builders.ts';
 import { createTestResources, type TestResources } from '../support/resources.ts';
 import { objectCreatedEvent } from '../support/s3-events.ts';
 
@@ -194,17 +194,7 @@ describe('the drift alert does not depend on storing the summary', () => {
   });
 
   it('a 600 KB value in a WeChat Pay summary row: a small stored summary and the drift alert', async () => {
-    const bill = wechatBill([
-      {
-        kind: 'payment',
-        transactionId: '4200000009',
-        orderId: 'O-9',
-        currency: 'CNY',
-        grossMinor: 100,
-        feeMinor: 1,
-        at: '2026-11-23T02:00:00.000Z',
-      },
-    ]);
+    const bill = wechatOnePaymentBill('4200000009', 'O-9');
     const lines = bill.split(/\r?\n/);
     lines[3] = `\`${'9'.repeat(600 * 1024)},${lines[3]!.split(',').slice(1).join(',')}`;
     const key = 'incoming/wechatpay/huge-summary.csv';

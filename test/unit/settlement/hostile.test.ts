@@ -14,7 +14,12 @@ import { MAX_REPORT_ID_CHARS, MAX_REPORT_NOTE_CHARS } from '../../../functions/c
 import { MAX_UNRESOLVED_IN_MEMORY } from '../../../functions/core/settlement/match.ts';
 import { type ExceptionSink, reconcile } from '../../../functions/core/settlement/reconcile.ts';
 import type { ExceptionItem } from '../../../functions/core/settlement/types.ts';
-import { GENERIC_HEADER, genericCsv, stripeCsv, wechatBill } from '../../fixtures/settlement/builders.ts';
+import {
+  GENERIC_HEADER,
+  genericCsv,
+  stripeCsv,
+  wechatOnePaymentBill,
+} from '../../fixtures/settlement/builders.ts';
 import { chunked, gbk, utf8, utf16le } from '../../fixtures/settlement/bytes.ts';
 import { FakeLedger, ledgerEntry } from '../../fixtures/settlement/ledger.ts';
 
@@ -131,17 +136,7 @@ const wechatFile = fc
     summaryTitle: fc.oneof(fc.constantFrom('总交易单数', ...PROTOTYPE_NAMES), hostileText),
   })
   .map(({ currency, status, summaryValue, summaryTitle }) => {
-    const bill = wechatBill([
-      {
-        kind: 'payment',
-        transactionId: '4200000001',
-        orderId: 'O-1',
-        currency: 'CNY',
-        grossMinor: 100,
-        feeMinor: 1,
-        at: '2026-11-23T02:00:00.000Z',
-      },
-    ]);
+    const bill = wechatOnePaymentBill();
     const lines = bill.split(/\r?\n/);
     // Data row: currency (column 12) and status (column 10); summary: one title and one value.
     lines[1] = lines[1]!.replace('`SUCCESS', `\`${status}`).replace('`CNY', `\`${currency}`);
@@ -256,17 +251,7 @@ describe('named regressions', () => {
   }, 60_000);
 
   it('a 600 KB value in a WeChat Pay summary row: rejected, and summary.json stays far below 400 KB', async () => {
-    const bill = wechatBill([
-      {
-        kind: 'payment',
-        transactionId: '4200000001',
-        orderId: 'O-1',
-        currency: 'CNY',
-        grossMinor: 100,
-        feeMinor: 1,
-        at: '2026-11-23T02:00:00.000Z',
-      },
-    ]);
+    const bill = wechatOnePaymentBill();
     const lines = bill.split(/\r?\n/);
     lines[3] = `\`${'9'.repeat(600 * 1024)},${lines[3]!.split(',').slice(1).join(',')}`;
     const r = await run('wechatpay', utf8(lines.join('\r\n')));
@@ -371,17 +356,7 @@ describe('named regressions', () => {
 
   it('a WeChat Pay currency or status named constructor or __proto__ is an unknown value, not a crash', async () => {
     for (const name of ['constructor', '__proto__', 'toString']) {
-      const bill = wechatBill([
-        {
-          kind: 'payment',
-          transactionId: '4200000001',
-          orderId: 'O-1',
-          currency: 'CNY',
-          grossMinor: 100,
-          feeMinor: 1,
-          at: '2026-11-23T02:00:00.000Z',
-        },
-      ]).replace('`CNY', `\`${name}`);
+      const bill = wechatOnePaymentBill().replace('`CNY', `\`${name}`);
       const r = await run('wechatpay', utf8(bill));
       expect(r.summary.rows.rejected).toBe(1);
       expect(r.exceptionsCsv).toMatch(new RegExp(`unknown currency .*${name}`));
