@@ -198,17 +198,18 @@ describe('the sandbox enforces each function’s topology permissions (IAM parit
     },
   );
 
+  /** A Query of the ledger's byOrder index: callbacks may, the health function may not. */
+  const queryLedgerByOrder = () =>
+    new QueryCommand({
+      TableName: r.tables.payments,
+      IndexName: 'byOrder',
+      KeyConditionExpression: 'orderId = :o',
+      ExpressionAttributeValues: { ':o': { S: 'o-1' } },
+    });
+
   it('answers with AWS’s AccessDeniedException: HTTP 400, the role, the action and the index ARN', async () => {
     const { dynamo } = clientsOf('health');
-    const result = await outcome(
-      dynamo,
-      new QueryCommand({
-        TableName: r.tables.payments,
-        IndexName: 'byOrder',
-        KeyConditionExpression: 'orderId = :o',
-        ExpressionAttributeValues: { ':o': { S: 'o-1' } },
-      }),
-    );
+    const result = await outcome(dynamo, queryLedgerByOrder());
     expect(result).toEqual({
       name: 'AccessDeniedException',
       status: 400,
@@ -273,15 +274,7 @@ describe('the sandbox enforces each function’s topology permissions (IAM parit
     // `…assumed-role/callbackAlipay-role/callbackAlipay is not authorized to perform: dynamodb:Query on
     // resource: …table/daigou-payments-…/index/byOrder`; in AWS every Alipay refund would have failed.
     const { dynamo } = clientsOf('callbackAlipay');
-    const result = await outcome(
-      dynamo,
-      new QueryCommand({
-        TableName: r.tables.payments,
-        IndexName: 'byOrder',
-        KeyConditionExpression: 'orderId = :o',
-        ExpressionAttributeValues: { ':o': { S: 'o-1' } },
-      }),
-    );
+    const result = await outcome(dynamo, queryLedgerByOrder());
     expect(result).toBeUndefined();
     dynamo.destroy();
   });
