@@ -23,12 +23,12 @@ import {
 } from '../adapters/settlement-reports.ts';
 import type { Alerts } from '../core/alerts.ts';
 import { openItemsNote } from '../core/open-items/render.ts';
-import { MAX_ITEMS_PER_FILE, recordReconciliation } from '../core/open-items/use-cases.ts';
+import { OpenItemsCollector, recordReconciliation } from '../core/open-items/use-cases.ts';
 import { DEFAULT_LIMITS } from '../core/settlement/limits.ts';
 import type { FeeSchedule } from '../core/settlement/match.ts';
 import { type ExceptionSink, type ReconcileResult, reconcile } from '../core/settlement/reconcile.ts';
 import { withOpenItemsSection } from '../core/settlement/report.ts';
-import type { ExceptionItem, SettlementSummary } from '../core/settlement/types.ts';
+import type { SettlementSummary } from '../core/settlement/types.ts';
 import { settlementUpload } from '../core/settlement/uploads.ts';
 import { assertTimeZone } from '../core/settlement/values.ts';
 import { ConfigError, type Env, readConfig, required } from '../shared/config.ts';
@@ -302,24 +302,4 @@ export function createHandler(env: Env, overrides: Partial<ReconcileDeps> = {}) 
     if (out.some((run) => run.outcome === 'reported')) metrics.publishStoredMetrics();
     return out;
   };
-}
-
-/**
- * Collects a run's exceptions for the open items as the run streams them. A file whose exceptions
- * run past what open items take ({@link MAX_ITEMS_PER_FILE} distinct ones) opens none, so beyond a
- * few times that only the count is kept: memory stays bounded whatever the file holds.
- */
-class OpenItemsCollector implements ExceptionSink {
-  items: ExceptionItem[] = [];
-  dropped = 0;
-  add(batch: readonly ExceptionItem[]): void {
-    for (const item of batch) {
-      if (this.items.length < 4 * MAX_ITEMS_PER_FILE) this.items.push(item);
-      else this.dropped++;
-    }
-  }
-  discard(): void {
-    this.items = [];
-    this.dropped = 0;
-  }
 }

@@ -6,6 +6,7 @@
  */
 import type { Alerts } from '../alerts.ts';
 import { countsInTotals, type LedgerEntry } from '../ledger.ts';
+import type { ExceptionSink } from '../settlement/reconcile.ts';
 import type { ExceptionItem } from '../settlement/types.ts';
 import {
   applySighting,
@@ -85,6 +86,26 @@ export interface OpenItemsDeps {
  * unmatched rows would otherwise mean 1,000,000 conditional writes.
  */
 export const MAX_ITEMS_PER_FILE = 2000;
+/**
+ * Collects a run's exceptions for the open items as the run streams them. A file whose exceptions
+ * run past what open items take ({@link MAX_ITEMS_PER_FILE} distinct ones) opens none, so beyond a
+ * few times that only the count is kept: memory stays bounded whatever the file holds.
+ */
+export class OpenItemsCollector implements ExceptionSink {
+  items: ExceptionItem[] = [];
+  dropped = 0;
+  add(batch: readonly ExceptionItem[]): void {
+    for (const item of batch) {
+      if (this.items.length < 4 * MAX_ITEMS_PER_FILE) this.items.push(item);
+      else this.dropped++;
+    }
+  }
+  discard(): void {
+    this.items = [];
+    this.dropped = 0;
+  }
+}
+
 /** Item writes in flight at once. */
 const CONCURRENCY = 8;
 /** Items a reconciliation writes in one all-or-nothing request (TransactWriteItems' limit). */
