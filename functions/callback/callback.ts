@@ -162,16 +162,19 @@ export function createCallbackHandler(
     },
   );
 
-  let gatewayPromise: Promise<{ gateway: Gateway; loadedAt: number }> | undefined;
+  let gatewayPromise: Promise<{ gateway: Gateway; secret: string; loadedAt: number }> | undefined;
   const gatewayFor = async (): Promise<Gateway> => {
     if (overrides.gateway) return overrides.gateway;
-    // The secret is cached for 5 minutes, so a rotated secret is picked up without a deployment.
+    // The secret is read again every 5 minutes, so a rotated secret is picked up without a deployment.
     const cached = await gatewayPromise;
     if (cached && Date.now() - cached.loadedAt < 300_000) return cached.gateway;
-    gatewayPromise = loadGatewaySecret(env, config.GATEWAY).then((secret) => ({
-      gateway: kind.fromSecret(config.GATEWAY, secret, gatewayOptions),
-      loadedAt: Date.now(),
-    }));
+    gatewayPromise = loadGatewaySecret(env, config.GATEWAY).then((value) => {
+      const secret = JSON.stringify(value);
+      // An unchanged secret keeps its gateway, and with it PayPal's verified certificates.
+      const gateway =
+        cached?.secret === secret ? cached.gateway : kind.fromSecret(config.GATEWAY, value, gatewayOptions);
+      return { gateway, secret, loadedAt: Date.now() };
+    });
     gatewayPromise.catch(() => {
       gatewayPromise = undefined;
     });

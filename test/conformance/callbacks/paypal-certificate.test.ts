@@ -15,7 +15,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandler } from '../../../functions/callback/app.ts';
 import { createCertificate, signPaypal } from '../../../functions/core/gateways/signers.ts';
 import { context, httpEvent } from '../../support/http-events.ts';
@@ -104,6 +104,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const name = req.url?.replace('/v1/notifications/certs/', '') ?? '';
     const route = routes[name];
+    downloads.set(name, (downloads.get(name) ?? 0) + 1);
     if (!route) {
       res.writeHead(404);
       res.end();
@@ -130,6 +131,9 @@ function handler() {
     }),
   );
 }
+
+/** Requests per certificate name the server has answered. */
+const downloads = new Map<string, number>();
 
 let n = 0;
 function captureCompleted(orderId: string) {
@@ -271,6 +275,22 @@ describe('PayPal signing certificate', () => {
     await expectNothingWritten(order.orderId, captureId);
     // Well inside the function's 10 s timeout, so PayPal gets an answer.
     expect(ms).toBeLessThan(5_000);
+  });
+
+  it('a reloaded but unchanged gateway secret keeps the verified certificate: one download', async () => {
+    const h = handler();
+    const before = downloads.get('CERT-360caa42-fca2a594-valid') ?? 0;
+    expect((await deliver(h, 'CERT-360caa42-fca2a594-valid')).res.statusCode).toBe(200);
+    // Six minutes on: the secret is read again (every 5 minutes) and is the same.
+    const realNow = Date.now;
+    const later = realNow() + 6 * 60_000;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => later);
+    try {
+      expect((await deliver(h, 'CERT-360caa42-fca2a594-valid')).res.statusCode).toBe(200);
+    } finally {
+      clock.mockRestore();
+    }
+    expect((downloads.get('CERT-360caa42-fca2a594-valid') ?? 0) - before).toBe(1);
   });
 
   it('a certificate URL outside PAYPAL_CERT_URL_HOSTS is never fetched → 401', async () => {
