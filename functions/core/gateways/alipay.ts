@@ -12,13 +12,14 @@ import * as z from 'zod/mini';
 import type { Currency } from '../money.ts';
 import { acknowledgement } from './acknowledgement.ts';
 import { assertContentType } from './content-type.ts';
+import { requireMajor } from './currencies.ts';
 import {
   GatewayConfigError,
   InvalidSignatureError,
   MalformedEventError,
   UnsupportedMediaTypeError,
 } from './errors.ts';
-import { finish, header, refs, requireCurrency, requireMajor, requireStr, str } from './internal.ts';
+import { finish, header, refs, requireCurrency, requireStr, str } from './internal.ts';
 import { nonEmpty, optionalCurrency, parseSecret } from './secrets.ts';
 import type { CallbackRequest, Gateway, GatewayFromSecret, VerifyResult } from './types.ts';
 

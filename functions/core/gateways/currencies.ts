@@ -12,7 +12,6 @@
  */
 import { type Currency, divRoundHalfUp, exponent, MoneyError, parseMajor } from '../money.ts';
 import { MalformedEventError } from './errors.ts';
-import { requireMajor } from './internal.ts';
 import type { GatewayKind, VerifyResult } from './types.ts';
 
 /** A gateway's deviation from ISO 4217 for one currency. */
@@ -156,6 +155,31 @@ function safe(value: bigint): number {
     throw new MoneyError(`amount out of range: ${value}`);
   }
   return Number(value);
+}
+
+/**
+ * An amount as a major-unit decimal string ("19.99"), exact for the currency, positive; else 400
+ * malformed_event naming the field. `parse` reads the string (default: the currency's ISO exponent).
+ */
+export function requireMajor(
+  value: unknown,
+  currency: Currency,
+  what: string,
+  gateway: string,
+  parse: (value: string, currency: Currency) => number = parseMajor,
+): number {
+  if (typeof value !== 'string')
+    throw new MalformedEventError(`${what} must be a decimal string`, { gateway });
+  let minor: number;
+  try {
+    minor = parse(value, currency);
+  } catch (cause) {
+    if (cause instanceof MoneyError)
+      throw new MalformedEventError(`${what}: ${cause.message}`, { gateway, cause });
+    throw cause;
+  }
+  if (minor <= 0) throw new MalformedEventError(`${what} must be positive`, { gateway });
+  return minor;
 }
 
 /** `parseGatewayMajor` for a callback field: positive, a string, else 400 malformed_event. */

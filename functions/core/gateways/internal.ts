@@ -3,7 +3,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { type NormalizedEvent, NormalizedEventSchema } from '../events.ts';
-import { type Currency, isCurrency, MoneyError, parseMajor } from '../money.ts';
+import { type Currency, isCurrency } from '../money.ts';
 import { InvalidSignatureError, MalformedEventError } from './errors.ts';
 import type { CallbackRequest } from './types.ts';
 
@@ -97,31 +97,6 @@ export function requireMinor(value: unknown, what: string, gateway: string): num
     throw new MalformedEventError(`${what} must be a positive integer of minor units`, { gateway });
   }
   return value;
-}
-
-/**
- * An amount as a major-unit decimal string ("19.99"), exact for the currency, positive; else 400
- * malformed_event naming the field. `parse` reads the string (default: the currency's ISO exponent).
- */
-export function requireMajor(
-  value: unknown,
-  currency: Currency,
-  what: string,
-  gateway: string,
-  parse: (value: string, currency: Currency) => number = parseMajor,
-): number {
-  if (typeof value !== 'string')
-    throw new MalformedEventError(`${what} must be a decimal string`, { gateway });
-  let minor: number;
-  try {
-    minor = parse(value, currency);
-  } catch (cause) {
-    if (cause instanceof MoneyError)
-      throw new MalformedEventError(`${what}: ${cause.message}`, { gateway, cause });
-    throw cause;
-  }
-  if (minor <= 0) throw new MalformedEventError(`${what} must be positive`, { gateway });
-  return minor;
 }
 
 /** Only the references the gateway actually gave (non-empty strings). */
