@@ -26,7 +26,7 @@ import { ensureBucket, ensureTables, sandboxTableNames } from '../sandbox/resour
 import { encodeS3EventKey } from '../sandbox/s3.ts';
 import { pool } from '../sandbox/simulator.ts';
 import { generatedStripeLedger } from '../test/fixtures/settlement/stripe-generator.ts';
-import { countingClient } from './callback.ts';
+import { countingClient } from './dynamo-counter.ts';
 
 export interface ReconcileHandlerBench {
   rows: number;
