@@ -22,7 +22,7 @@ import { lambdaContext } from '../sandbox/lambda.ts';
 import { ensureTables, sandboxTableNames } from '../sandbox/resources.ts';
 import { pool } from '../sandbox/simulator.ts';
 import { orderRecord } from '../test/support/orders.ts';
-import { countingClient, type WriteUnitSplit } from './dynamo-counter.ts';
+import { countingClient, formatCounts, type WriteUnitSplit } from './dynamo-counter.ts';
 
 export interface CallbackBench {
   requestsFirst: number;
@@ -165,16 +165,12 @@ export async function benchCallback(
   const dup = await handler(firstEvent, ctx());
   if (!dup.body.includes('duplicate')) throw new Error(`bench: duplicate answered ${dup.body}`);
   const requestsDuplicate = counters.requests;
-  const splitText = (split: WriteUnitSplit) =>
-    Object.entries(split)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
   log(
     `callback: ${requestsFirst} requests / ${writeUnitsFirst} WCU first (DynamoDB Local reports ${writeUnitsFirstDynamoDbLocal}), ${requestsDuplicate} request duplicate`,
   );
-  log(`callback: write units of a first delivery by table/index: ${splitText(writeUnitsFirstSplit)}`);
+  log(`callback: write units of a first delivery by table/index: ${formatCounts(writeUnitsFirstSplit)}`);
   log(
-    `callback: as DynamoDB Local reports them (transactional index writes doubled): ${splitText(writeUnitsFirstSplitDynamoDbLocal)}`,
+    `callback: as DynamoDB Local reports them (transactional index writes doubled): ${formatCounts(writeUnitsFirstSplitDynamoDbLocal)}`,
   );
 
   // Throughput, the three alternating so drift on a noisy machine hits them alike, in an order that

@@ -15,6 +15,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 /** Write units per table and per index, named as the bench prints them (`orders`, `payments/byOrder`). */
 export type WriteUnitSplit = Record<string, number>;
 
+/** `orders 2, payments/byOrder 1`: a split or a count by operation, as the benches print them. */
+export const formatCounts = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
 /** What DynamoDB Local charges an index arm inside a transaction, relative to DynamoDB. */
 export const DYNAMODB_LOCAL_TRANSACT_INDEX_FACTOR = 2;
 

@@ -26,7 +26,7 @@ import { ensureBucket, ensureTables, sandboxTableNames } from '../sandbox/resour
 import { encodeS3EventKey } from '../sandbox/s3.ts';
 import { pool } from '../sandbox/simulator.ts';
 import { generatedStripeLedger } from '../test/fixtures/settlement/stripe-generator.ts';
-import { countingClient } from './dynamo-counter.ts';
+import { countingClient, formatCounts } from './dynamo-counter.ts';
 
 export interface ReconcileHandlerBench {
   rows: number;
@@ -160,11 +160,7 @@ export async function benchReconcileHandler(
   log(
     `reconcileHandler: ${out.rows.toLocaleString('en')} rows in ${out.seconds.toFixed(2)} s, ${out.dynamoRequests} DynamoDB requests (budget ${out.requestBudget}), ${out.readUnits} read units, ${(out.matchedShare * 100).toFixed(2)} % matched`,
   );
-  log(
-    `reconcileHandler: requests by operation: ${Object.entries(out.dynamoRequestsByOperation)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
-  );
+  log(`reconcileHandler: requests by operation: ${formatCounts(out.dynamoRequestsByOperation)}`);
   client.destroy();
   seedClient.destroy();
   s3.destroy();
