@@ -5,13 +5,13 @@
  * and that baseline made idempotent with Powertools and nothing more (the design's 3 requests).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../functions/adapters/aws-clients.ts';
 import { DynamoCallbackStore } from '../functions/adapters/callback-store.ts';
 import { createHandler } from '../functions/callback/app.ts';
-import { applyEvent, eventKey } from '../functions/core/callbacks.ts';
+import { idempotencyOptions } from '../functions/callback/callback.ts';
+import { applyEvent, claimOf, eventKey } from '../functions/core/callbacks.ts';
 import type { NormalizedEvent } from '../functions/core/events.ts';
 import { createGateway } from '../functions/core/gateways/index.ts';
 import type { OrderRecord } from '../functions/core/order-model.ts';
@@ -87,26 +87,19 @@ export async function benchCallback(
   };
   const baseline = async (event: HttpEvent) => applyEvent(await verify(event), applyDeps);
 
-  // The baseline made idempotent as the handler makes it (same key, same persistence layer), without
-  // the handler's secret loading, response shaping, logs and metrics.
-  const idempotencyConfig = new IdempotencyConfig({ eventKeyJmesPath: 'key', throwOnNoIdempotencyKey: true });
+  // The baseline made idempotent with the handler's own idempotency options (key, claim validation,
+  // persistence layer), without the handler's secret loading, response shaping, logs and metrics.
+  const idempotency = idempotencyOptions(tables.idempotency, client, 'stripe');
   const idempotentApply = makeIdempotent(
-    async (input: { key: string; event: NormalizedEvent }) => ({
+    async (input: { key: string; claim: ReturnType<typeof claimOf>; event: NormalizedEvent }) => ({
       outcome: await applyEvent(input.event, applyDeps),
     }),
-    {
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: tables.idempotency,
-        awsSdkV3Client: client,
-      }),
-      config: idempotencyConfig,
-      keyPrefix: 'bench',
-    },
+    idempotency,
   );
   const idempotentBaseline = async (event: HttpEvent) => {
-    idempotencyConfig.registerLambdaContext(ctx());
+    idempotency.config.registerLambdaContext(ctx());
     const e = await verify(event);
-    return idempotentApply({ key: eventKey(e), event: e });
+    return idempotentApply({ key: eventKey(e), claim: claimOf(e), event: e });
   };
 
   const makeOrders = async (n: number) => {

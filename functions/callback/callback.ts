@@ -105,6 +105,25 @@ const OUTCOME_METRIC: Record<CallbackOutcome | 'in_progress', string> = {
   in_progress: 'CallbacksInProgress',
 };
 
+/**
+ * How a callback applies an event once: Powertools' lock on the idempotency table, keyed on
+ * {@link ApplyInput.key}, with the delivery's claim validated against the first one. The bench wraps
+ * its baseline in the same options.
+ */
+export function idempotencyOptions(tableName: string, dynamo: DynamoDBClient, gateway: string) {
+  return {
+    persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
+    config: new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      payloadValidationJmesPath: 'claim',
+      throwOnNoIdempotencyKey: true,
+      expiresAfterSeconds: IDEMPOTENCY_TTL_SECONDS,
+      responseHook: (response) => ({ ...(response as object), replayed: true }) as never,
+    }),
+    keyPrefix: `callback-${gateway}`,
+  };
+}
+
 export function createCallbackHandler(
   env: Env,
   gateways: CallbackGateways,
@@ -141,25 +160,13 @@ export function createCallbackHandler(
     },
   };
 
-  const idempotencyConfig = new IdempotencyConfig({
-    eventKeyJmesPath: 'key',
-    payloadValidationJmesPath: 'claim',
-    throwOnNoIdempotencyKey: true,
-    expiresAfterSeconds: IDEMPOTENCY_TTL_SECONDS,
-    responseHook: (response) => ({ ...(response as object), replayed: true }) as never,
-  });
+  const idempotency = idempotencyOptions(config.IDEMPOTENCY_TABLE, dynamo, config.GATEWAY);
+  const idempotencyConfig = idempotency.config;
   const applyOnce = makeIdempotent(
     async (input: ApplyInput): Promise<ApplyOutput> => ({
       outcome: await applyEvent(input.event, applyDeps),
     }),
-    {
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: config.IDEMPOTENCY_TABLE,
-        awsSdkV3Client: dynamo,
-      }),
-      config: idempotencyConfig,
-      keyPrefix: `callback-${config.GATEWAY}`,
-    },
+    idempotency,
   );
 
   let gatewayPromise: Promise<{ gateway: Gateway; secret: string; loadedAt: number }> | undefined;
